@@ -1,0 +1,290 @@
+#include "exec.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Output shape of one op; also reports its largest buffers. */
+static Shape op_shape(const Op *op, Shape s, int first, size_t *hist, size_t *frame_in)
+{
+    switch (op->kind) {
+    case OP_S2D:
+        s.c *= op->b * op->b;
+        s.h /= op->b;
+        s.w /= op->b;
+        break;
+    case OP_CONV: {
+        const ConvW *c = &op->conv;
+        *frame_in = (size_t)s.c * s.h * s.w;
+        *hist = (size_t)(c->kt - 1) * s.c * s.h * s.w;
+        s.t = first ? (s.t - 1) / c->st + 1 : s.t / c->st;
+        s.h = conv_out_dim(s.h, c->ks, c->ss);
+        s.w = conv_out_dim(s.w, c->ks, c->ss);
+        s.c = c->co;
+        break;
+    }
+    case OP_RES:
+        *frame_in = (size_t)(op->c1.ci > op->c2.ci ? op->c1.ci : op->c2.ci) * s.h * s.w;
+        *hist = 2 * *frame_in;
+        s.c = op->c2.co;
+        break;
+    case OP_D2S:
+        s.t = s.t * op->a - (first && op->a == 2 ? 1 : 0);
+        s.c /= op->a * op->b * op->b;
+        s.h *= op->b;
+        s.w *= op->b;
+        break;
+    default:
+        break;
+    }
+    return s;
+}
+
+static size_t shape_size(Shape s)
+{
+    return (size_t)s.t * s.c * s.h * s.w;
+}
+
+int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in, int max_t)
+{
+    memset(e, 0, sizeof(*e));
+    e->m = m;
+    e->net = net;
+    e->k = k;
+    e->cs = calloc((size_t)net->n_slots + 1, sizeof(ConvState));
+    if (!e->cs)
+        return -ENOMEM;
+    size_t maxbuf = 0, maxframe = 0;
+    int maxc = 1;
+    /* plan the first chunk (1 frame, or the whole clip) and a steady one */
+    for (int pass = 0; pass < 2; pass++) {
+        Shape s = in;
+        s.t = pass == 0 ? (m->cfg.clip_scope ? max_t : 1) : max_t;
+        int first = pass == 0;
+        if (shape_size(s) > maxbuf)
+            maxbuf = shape_size(s);
+        for (int i = 0; i < net->n_ops; i++) {
+            size_t hist = 0, frame = 0;
+            const Op *op = &net->ops[i];
+            Shape o = op_shape(op, s, first, &hist, &frame);
+            if (frame > maxframe)
+                maxframe = frame;
+            if (op->kind == OP_CONV) {
+                ConvState *c = &e->cs[op->slot];
+                c->frame = (size_t)s.c * s.h * s.w;
+            } else if (op->kind == OP_RES) {
+                e->cs[op->slot1].frame = (size_t)op->c1.ci * s.h * s.w;
+                e->cs[op->slot2].frame = (size_t)op->c2.ci * s.h * s.w;
+            }
+            if (op->kind == OP_RES || op->kind == OP_LEVEL_NORM)
+                maxc = s.c > maxc ? s.c : maxc;
+            /* a res block holds its input, two temporaries of its width */
+            Shape wide = o;
+            if (op->kind == OP_RES && op->c1.ci > o.c)
+                wide.c = op->c1.ci;
+            if (shape_size(wide) > maxbuf)
+                maxbuf = shape_size(wide);
+            if (shape_size(s) > maxbuf)
+                maxbuf = shape_size(s);
+            if (o.t + 4 > e->seqcap)
+                e->seqcap = o.t + 4;
+            s = o;
+        }
+    }
+    if (max_t + 4 > e->seqcap)
+        e->seqcap = max_t + 4;
+    e->bufcap = maxbuf;
+    for (int i = 0; i < 3; i++)
+        e->buf[i] = malloc(maxbuf * sizeof(float));
+    e->zero = calloc(maxframe ? maxframe : 1, sizeof(float));
+    e->seq = malloc((size_t)e->seqcap * sizeof(float *));
+    e->scale = malloc((size_t)maxc * sizeof(float));
+    e->shift = malloc((size_t)maxc * sizeof(float));
+    if (!e->buf[0] || !e->buf[1] || !e->buf[2] || !e->zero || !e->seq || !e->scale || !e->shift)
+        goto nomem;
+    for (int i = 0; i < net->n_slots; i++) {
+        ConvState *c = &e->cs[i];
+        if (c->frame) {
+            c->hist = malloc(2 * c->frame * sizeof(float));
+            if (!c->hist)
+                goto nomem;
+        }
+    }
+    e->first = 1;
+    return 0;
+nomem:
+    exec_free(e);
+    return -ENOMEM;
+}
+
+void exec_free(Exec *e)
+{
+    if (e->cs && e->net)
+        for (int i = 0; i < e->net->n_slots; i++)
+            free(e->cs[i].hist);
+    free(e->cs);
+    for (int i = 0; i < 3; i++)
+        free(e->buf[i]);
+    free(e->zero);
+    free(e->seq);
+    free(e->scale);
+    free(e->shift);
+    memset(e, 0, sizeof(*e));
+}
+
+void exec_reset(Exec *e)
+{
+    for (int i = 0; i < e->net->n_slots; i++) {
+        e->cs[i].nhist = 0;
+        e->cs[i].started = 0;
+    }
+    e->first = 1;
+}
+
+/* Causal convolution of the chunk in src (s) into dst, with the cache. */
+static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Shape *s, float *dst)
+{
+    size_t frame = (size_t)s->c * s->h * s->w;
+    int n = 0;
+    if (s->t + c->kt > e->seqcap)
+        return -EINVAL;
+    if (!cs->started) {
+        for (int i = 0; i < c->kt - 1; i++)
+            e->seq[n++] = e->m->cfg.replicate ? src : e->zero;
+        cs->started = 1;
+    } else {
+        for (int i = 0; i < cs->nhist; i++)
+            e->seq[n++] = cs->hist + i * frame;
+    }
+    for (int t = 0; t < s->t; t++)
+        e->seq[n++] = src + t * frame;
+    int n_out = n >= c->kt ? (n - c->kt) / c->st + 1 : 0;
+    int rc = conv3d(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst);
+    if (rc < 0)
+        return rc;
+    /* keep the frames later outputs still read: seq[n_out*st .. n) */
+    int keep_from = n_out * c->st;
+    int nk = n - keep_from;
+    if (nk > c->kt - 1)
+        nk = c->kt - 1;
+    keep_from = n - nk;
+    for (int i = 0; i < nk; i++)
+        memmove(cs->hist + i * frame, e->seq[keep_from + i], frame * sizeof(float));
+    cs->nhist = nk;
+    s->t = n_out;
+    s->h = conv_out_dim(s->h, c->ks, c->ss);
+    s->w = conv_out_dim(s->w, c->ks, c->ss);
+    s->c = c->co;
+    return 0;
+}
+
+static void norm_apply(Exec *e, const Norm *n, float *x, Shape s, int silu)
+{
+    GnParams p = { n->groups, e->m->cfg.eps, n->w, n->b, NULL, NULL, silu, e->m->cfg.clip_scope };
+    if (n->gw) {
+        int Z = e->m->cfg.bits;
+        for (int ch = 0; ch < n->c; ch++) {
+            float a = n->gb[ch], b = n->bb[ch];
+            for (int z = 0; z < Z; z++) {
+                a += n->gw[ch * Z + z] * e->style_std[z];
+                b += n->bw[ch * Z + z] * e->style_mean[z];
+            }
+            e->scale[ch] = a;
+            e->shift[ch] = b;
+        }
+        p.scale = e->scale;
+        p.shift = e->shift;
+    }
+    if (e->k->gemm == GEMM_REF)
+        ref_groupnorm(x, s.t, s.c, s.h * s.w, &p);
+    else
+        groupnorm(e->k, x, s.t, s.c, s.h * s.w, &p);
+}
+
+void exec_set_style(Exec *e, const float *q, int t, int n)
+{
+    int Z = e->m->cfg.bits;
+    double cnt = (double)t * n;
+    for (int z = 0; z < Z; z++) {
+        double sum = 0, sq = 0;
+        for (int f = 0; f < t; f++)
+            for (int i = 0; i < n; i++)
+                sum += q[((size_t)f * Z + z) * n + i];
+        double mean = sum / cnt;
+        for (int f = 0; f < t; f++)
+            for (int i = 0; i < n; i++) {
+                double d = q[((size_t)f * Z + z) * n + i] - mean;
+                sq += d * d;
+            }
+        double var = e->m->cfg.agn_unbiased ? (cnt > 1 ? sq / (cnt - 1) : 0.0) : sq / cnt;
+        e->style_mean[z] = (float)mean;
+        e->style_std[z] = (float)sqrt(var + e->m->cfg.eps);
+    }
+}
+
+int exec_run(Exec *e, Shape *s)
+{
+    int cur = 0, rc;
+    for (int i = 0; i < e->net->n_ops; i++) {
+        const Op *op = &e->net->ops[i];
+        int a = (cur + 1) % 3, b = (cur + 2) % 3;
+        float *x = e->buf[cur];
+        switch (op->kind) {
+        case OP_S2D:
+            space_to_depth(x, s->t, s->c, s->h, s->w, op->b, e->buf[a]);
+            s->c *= op->b * op->b;
+            s->h /= op->b;
+            s->w /= op->b;
+            cur = a;
+            break;
+        case OP_CONV:
+            if ((rc = run_conv(e, &op->conv, &e->cs[op->slot], x, s, e->buf[a])) < 0)
+                return rc;
+            cur = a;
+            break;
+        case OP_NORM_SILU:
+            norm_apply(e, &op->n1, x, *s, 1);
+            break;
+        case OP_LEVEL_NORM:
+            norm_apply(e, &op->n1, x, *s, 0);
+            break;
+        case OP_RES: {
+            Shape in = *s, h = *s;
+            memcpy(e->buf[a], x, shape_size(in) * sizeof(float));
+            norm_apply(e, &op->n1, e->buf[a], in, 1);
+            if ((rc = run_conv(e, &op->c1, &e->cs[op->slot1], e->buf[a], &h, e->buf[b])) < 0)
+                return rc;
+            norm_apply(e, &op->n2, e->buf[b], h, 1);
+            Shape o = h;
+            if ((rc = run_conv(e, &op->c2, &e->cs[op->slot2], e->buf[b], &o, e->buf[a])) < 0)
+                return rc;
+            if (op->has_sc) {
+                ConvState tmp = { 0 };
+                tmp.started = 1; /* 1x1x1: no temporal context */
+                Shape sc = in;
+                if ((rc = run_conv(e, &op->sc, &tmp, x, &sc, e->buf[b])) < 0)
+                    return rc;
+                add_inplace(e->k, e->buf[a], e->buf[b], shape_size(o));
+            } else {
+                add_inplace(e->k, e->buf[a], x, shape_size(o));
+            }
+            *s = o;
+            cur = a;
+            break;
+        }
+        case OP_D2S: {
+            int t = depth_to_space(x, s->t, s->c / (op->a * op->b * op->b), s->h, s->w, op->a, op->b,
+                                   e->first && op->a == 2, e->buf[a]);
+            s->t = t;
+            s->c /= op->a * op->b * op->b;
+            s->h *= op->b;
+            s->w *= op->b;
+            cur = a;
+            break;
+        }
+        }
+    }
+    e->first = 0;
+    return cur;
+}

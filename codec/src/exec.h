@@ -1,0 +1,44 @@
+/* Runs a Net over chunks of frames, keeping per-convolution causal caches. */
+#ifndef ARG_EXEC_H
+#define ARG_EXEC_H
+
+#include "model.h"
+
+typedef struct ConvState {
+    float *hist;       /* up to kt-1 frames kept from earlier chunks */
+    int nhist;
+    int started;
+    size_t frame;      /* floats per frame */
+} ConvState;
+
+typedef struct Shape {
+    int t, c, h, w;
+} Shape;
+
+typedef struct Exec {
+    const ArgModel *m;
+    const Net *net;
+    KernelCtx *k;
+    ConvState *cs;
+    float *buf[3];
+    size_t bufcap;     /* floats per buffer */
+    float *zero;       /* a zero frame (largest conv input frame) */
+    const float **seq;
+    int seqcap;
+    int first;         /* next chunk is the first since reset */
+    float *scale, *shift;               /* adaptive norm, per channel */
+    float style_std[ARG_MAX_BITS], style_mean[ARG_MAX_BITS];
+} Exec;
+
+/* Plan for chunks of up to max_t input frames of shape in (c,h,w). */
+int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in, int max_t);
+void exec_free(Exec *e);
+void exec_reset(Exec *e);
+/* Input in e->buf[0] with shape *s; on return *s is the output shape and the
+ * result is in e->buf[return value] (>= 0), or a negative errno. */
+int exec_run(Exec *e, Shape *s);
+/* Decoder: set the adaptive-norm style from the chunk's input q (t frames of
+ * bits x n), per spec §4.6. */
+void exec_set_style(Exec *e, const float *q, int t, int n);
+
+#endif

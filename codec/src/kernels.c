@@ -1,0 +1,522 @@
+/* Tokenizer kernels. The convolution is an implicit GEMM: for each tile of
+ * output pixels the needed input patches are gathered (im2col) into a
+ * per-thread [K][NT] panel and multiplied by the packed weights with a
+ * register-blocked 6 x NR microkernel (or OpenBLAS sgemm). */
+#include "kernels.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef ARG_HAVE_BLAS
+#include <cblas.h>
+#endif
+
+#define MR ARG_MR
+#define COL_BUDGET (128 * 1024)   /* floats per im2col panel */
+
+/* ------------------------------------------------------------ microkernels */
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+typedef float v4 __attribute__((vector_size(16), aligned(4)));
+
+/* c[MR][2*VL] = a[K][MR]^T * b[K][ldb] (first 2*VL columns). Explicit
+ * accumulators keep GCC and clang from spilling. */
+#define DEF_MICRO(NAME, VT, VL, ATTR)                                              \
+    ATTR static void NAME(int K, const float *restrict a, const float *restrict b, \
+                          ptrdiff_t ldb, float *restrict c)                        \
+    {                                                                              \
+        VT c00 = { 0 }, c01 = { 0 }, c10 = { 0 }, c11 = { 0 }, c20 = { 0 }, c21 = { 0 }; \
+        VT c30 = { 0 }, c31 = { 0 }, c40 = { 0 }, c41 = { 0 }, c50 = { 0 }, c51 = { 0 }; \
+        for (int k = 0; k < K; k++) {                                              \
+            const float *bk = b + k * ldb;                                         \
+            const float *ak = a + k * MR;                                          \
+            VT b0, b1, x;                                                          \
+            memcpy(&b0, bk, sizeof(VT));                                           \
+            memcpy(&b1, bk + VL, sizeof(VT));                                      \
+            x = (VT){ 0 } + ak[0]; c00 += x * b0; c01 += x * b1;                   \
+            x = (VT){ 0 } + ak[1]; c10 += x * b0; c11 += x * b1;                   \
+            x = (VT){ 0 } + ak[2]; c20 += x * b0; c21 += x * b1;                   \
+            x = (VT){ 0 } + ak[3]; c30 += x * b0; c31 += x * b1;                   \
+            x = (VT){ 0 } + ak[4]; c40 += x * b0; c41 += x * b1;                   \
+            x = (VT){ 0 } + ak[5]; c50 += x * b0; c51 += x * b1;                   \
+        }                                                                          \
+        VT o[12] = { c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51 }; \
+        memcpy(c, o, sizeof(o));                                                   \
+    }
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define ARG_X86_DISPATCH 1
+DEF_MICRO(micro_avx512, v16, 16, __attribute__((target("avx512f,fma"))))
+DEF_MICRO(micro_avx2, v8, 8, __attribute__((target("avx2,fma"))))
+#endif
+DEF_MICRO(micro_generic, v4, 4, )
+
+typedef void (*MicroFn)(int, const float *, const float *, ptrdiff_t, float *);
+static MicroFn g_micro;
+static int g_nr;
+static const char *g_isa = "generic";
+
+static void pick_micro(void)
+{
+    if (g_micro)
+        return;
+    MicroFn fn = micro_generic;
+    int nr = 8;
+    const char *isa = "sse2/generic (6x8)";
+#ifdef ARG_X86_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        fn = micro_avx512;
+        nr = 32;
+        isa = "avx512 (6x32)";
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        fn = micro_avx2;
+        nr = 16;
+        isa = "avx2+fma (6x16)";
+    }
+#endif
+    g_nr = nr;
+    g_isa = isa;
+    g_micro = fn;
+}
+
+const char *kctx_isa(void)
+{
+    pick_micro();
+    return g_isa;
+}
+
+int kctx_have_blas(void)
+{
+#ifdef ARG_HAVE_BLAS
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int kctx_init(KernelCtx *k, int n_threads, int gemm)
+{
+    memset(k, 0, sizeof(*k));
+    pick_micro();
+    if (gemm == GEMM_BLAS && !kctx_have_blas())
+        return -ENOTSUP;
+#ifdef ARG_HAVE_BLAS
+    if (gemm == GEMM_BLAS)
+        openblas_set_num_threads(1); /* we split the work ourselves */
+#endif
+    k->gemm = gemm;
+    k->pool = tp_create(n_threads);
+    k->n_threads = n_threads < 1 ? 1 : n_threads;
+    k->col = calloc((size_t)k->n_threads, sizeof(float *));
+    k->col_size = calloc((size_t)k->n_threads, sizeof(size_t));
+    if (!k->pool || !k->col || !k->col_size) {
+        kctx_free(k);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void kctx_free(KernelCtx *k)
+{
+    if (k->col)
+        for (int i = 0; i < k->n_threads; i++)
+            free(k->col[i]);
+    free(k->col);
+    free(k->col_size);
+    tp_destroy(k->pool);
+    memset(k, 0, sizeof(*k));
+}
+
+int conv_pack(ConvW *c)
+{
+    int mb = (c->co + MR - 1) / MR;
+    c->wpack = calloc((size_t)mb * c->K * MR, sizeof(float));
+    if (!c->wpack)
+        return -ENOMEM;
+    for (int m = 0; m < c->co; m++)
+        for (int k = 0; k < c->K; k++)
+            c->wpack[((size_t)(m / MR) * c->K + k) * MR + m % MR] = c->w[(size_t)m * c->K + k];
+    return 0;
+}
+
+/* ------------------------------------------------------------- convolution */
+
+typedef struct ConvJob {
+    KernelCtx *k;
+    const ConvW *c;
+    const float *const *src;
+    int h, w, ho, wo, replicate;
+    int nt, ntiles;               /* tile width (multiple of 32), tiles per frame */
+    float *dst;
+} ConvJob;
+
+static inline int clampi(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Gather rows k = ((ci*kt + dt)*ks + dy)*ks + dx for output pixels
+ * [p0, p0+n) of frame o into col[k][0..n), zeroing columns n..NT. */
+static void im2col_tile(const ConvJob *j, int o, int p0, int n, float *col)
+{
+    const ConvW *c = j->c;
+    const int ks = c->ks, pad = ks / 2, ss = c->ss, h = j->h, w = j->w, wo = j->wo, NT = j->nt;
+    size_t plane = (size_t)h * w;
+    int k = 0;
+    for (int ci = 0; ci < c->ci; ci++) {
+        for (int dt = 0; dt < c->kt; dt++) {
+            const float *srcp = j->src[o * c->st + dt] + ci * plane;
+            for (int dy = 0; dy < ks; dy++) {
+                for (int dx = 0; dx < ks; dx++, k++) {
+                    float *row = col + (size_t)k * NT;
+                    int p = p0, q = 0;
+                    while (q < n) {
+                        int oy = p / wo, ox = p % wo;
+                        int len = wo - ox;
+                        if (len > n - q)
+                            len = n - q;
+                        int iy = oy * ss + dy - pad;
+                        float *out = row + q;
+                        if (iy < 0 || iy >= h) {
+                            if (!j->replicate) {
+                                memset(out, 0, (size_t)len * sizeof(float));
+                                p += len;
+                                q += len;
+                                continue;
+                            }
+                            iy = clampi(iy, 0, h - 1);
+                        }
+                        const float *in = srcp + (size_t)iy * w;
+                        int ix0 = ox * ss + dx - pad;
+                        /* interior: 0 <= ix0 + i*ss < w */
+                        int i = 0;
+                        while (i < len && ix0 + i * ss < 0) {
+                            out[i] = j->replicate ? in[0] : 0.f;
+                            i++;
+                        }
+                        int iend = len;
+                        while (iend > i && ix0 + (iend - 1) * ss >= w)
+                            iend--;
+                        if (ss == 1) {
+                            memcpy(out + i, in + ix0 + i, (size_t)(iend - i) * sizeof(float));
+                        } else {
+                            for (int x = i; x < iend; x++)
+                                out[x] = in[ix0 + x * ss];
+                        }
+                        for (i = iend; i < len; i++)
+                            out[i] = j->replicate ? in[w - 1] : 0.f;
+                        p += len;
+                        q += len;
+                    }
+                    if (n < NT)
+                        memset(row + n, 0, (size_t)(NT - n) * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+static void conv_task(void *arg, int task, int thread)
+{
+    ConvJob *j = arg;
+    const ConvW *c = j->c;
+    int o = task / j->ntiles, tile = task % j->ntiles;
+    int npix = j->ho * j->wo;
+    int p0 = tile * j->nt;
+    int n = npix - p0 < j->nt ? npix - p0 : j->nt;
+    float *col = j->k->col[thread];
+    float *dst = j->dst + (size_t)o * c->co * npix;
+    im2col_tile(j, o, p0, n, col);
+#ifdef ARG_HAVE_BLAS
+    if (j->k->gemm == GEMM_BLAS) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->co, n, c->K, 1.0f, c->w, c->K,
+                    col, j->nt, 0.0f, dst + p0, npix);
+        if (c->bias)
+            for (int m = 0; m < c->co; m++) {
+                float *d = dst + (size_t)m * npix + p0;
+                for (int x = 0; x < n; x++)
+                    d[x] += c->bias[m];
+            }
+        return;
+    }
+#endif
+    const int nr = g_nr;
+    float cbuf[MR * 32];
+    int mblocks = (c->co + MR - 1) / MR;
+    for (int nb = 0; nb < n; nb += nr) {
+        int nn = n - nb < nr ? n - nb : nr;
+        for (int mb = 0; mb < mblocks; mb++) {
+            g_micro(c->K, c->wpack + (size_t)mb * c->K * MR, col + nb, j->nt, cbuf);
+            int m1 = mb * MR + MR < c->co ? mb * MR + MR : c->co;
+            for (int m = mb * MR; m < m1; m++) {
+                float bias = c->bias ? c->bias[m] : 0.f;
+                const float *cb = cbuf + (m - mb * MR) * nr;
+                float *d = dst + (size_t)m * npix + p0 + nb;
+                for (int x = 0; x < nn; x++)
+                    d[x] = cb[x] + bias;
+            }
+        }
+    }
+}
+
+int conv3d(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
+           int replicate, float *dst)
+{
+    if (k->gemm == GEMM_REF) {
+        ref_conv3d(c, src, n_out, h, w, replicate, dst);
+        return 0;
+    }
+    ConvJob j = { k, c, src, h, w, conv_out_dim(h, c->ks, c->ss), conv_out_dim(w, c->ks, c->ss),
+                  replicate, 0, 0, dst };
+    int npix = j.ho * j.wo;
+    int nt = COL_BUDGET / c->K / 32 * 32;
+    nt = clampi(nt, 32, 512);
+    /* smaller tiles when there would be too few tasks to share */
+    while (nt > 32 && (long)n_out * ((npix + nt - 1) / nt) < 4L * k->n_threads)
+        nt -= 32;
+    j.nt = nt;
+    j.ntiles = (npix + nt - 1) / nt;
+    size_t need = (size_t)c->K * nt;
+    for (int i = 0; i < k->n_threads; i++) {
+        if (k->col_size[i] < need) {
+            float *p = realloc(k->col[i], need * sizeof(float));
+            if (!p)
+                return -ENOMEM;
+            k->col[i] = p;
+            k->col_size[i] = need;
+        }
+    }
+    tp_run(k->pool, n_out * j.ntiles, conv_task, &j);
+    return 0;
+}
+
+void ref_conv3d(const ConvW *c, const float *const *src, int n_out, int h, int w,
+                int replicate, float *dst)
+{
+    const int ho = conv_out_dim(h, c->ks, c->ss), wo = conv_out_dim(w, c->ks, c->ss);
+    const int pad = c->ks / 2;
+    for (int o = 0; o < n_out; o++)
+        for (int m = 0; m < c->co; m++)
+            for (int y = 0; y < ho; y++)
+                for (int x = 0; x < wo; x++) {
+                    double acc = c->bias ? c->bias[m] : 0.0;
+                    for (int ci = 0; ci < c->ci; ci++)
+                        for (int dt = 0; dt < c->kt; dt++)
+                            for (int dy = 0; dy < c->ks; dy++)
+                                for (int dx = 0; dx < c->ks; dx++) {
+                                    int iy = y * c->ss + dy - pad, ix = x * c->ss + dx - pad;
+                                    float v;
+                                    if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                                        v = src[o * c->st + dt][((size_t)ci * h + iy) * w + ix];
+                                    else if (replicate)
+                                        v = src[o * c->st + dt][((size_t)ci * h + clampi(iy, 0, h - 1)) * w +
+                                                                clampi(ix, 0, w - 1)];
+                                    else
+                                        v = 0.f;
+                                    size_t wi = ((((size_t)m * c->ci + ci) * c->kt + dt) * c->ks + dy) * c->ks + dx;
+                                    acc += (double)c->w[wi] * v;
+                                }
+                    dst[(((size_t)o * c->co + m) * ho + y) * wo + x] = (float)acc;
+                }
+}
+
+/* --------------------------------------------------------------- GroupNorm */
+
+typedef struct GnJob {
+    float *x;
+    int t, c, hw;
+    const GnParams *p;
+} GnJob;
+
+static inline float silu(float v)
+{
+    return v / (1.0f + expf(-v));
+}
+
+/* Normalise group g over frames [t0, t1). */
+static void gn_group(const GnJob *j, int t0, int t1, int g)
+{
+    const GnParams *p = j->p;
+    int cg = j->c / p->groups;
+    size_t frame = (size_t)j->c * j->hw;
+    double n = (double)(t1 - t0) * cg * j->hw;
+    double sum = 0.0;
+    for (int t = t0; t < t1; t++)
+        for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
+            const float *v = j->x + t * frame + (size_t)ch * j->hw;
+            float s = 0.f;
+            for (int i = 0; i < j->hw; i++)
+                s += v[i];
+            sum += s;
+        }
+    float mean = (float)(sum / n);
+    double sq = 0.0;
+    for (int t = t0; t < t1; t++)
+        for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
+            const float *v = j->x + t * frame + (size_t)ch * j->hw;
+            float s = 0.f;
+            for (int i = 0; i < j->hw; i++) {
+                float d = v[i] - mean;
+                s += d * d;
+            }
+            sq += s;
+        }
+    float rstd = (float)(1.0 / sqrt(sq / n + p->eps));
+    for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
+        float a = rstd * (p->weight ? p->weight[ch] : 1.f);
+        float b = (p->bias ? p->bias[ch] : 0.f) - mean * a;
+        if (p->scale) {
+            b = b * p->scale[ch] + p->shift[ch];
+            a = a * p->scale[ch];
+        }
+        for (int t = t0; t < t1; t++) {
+            float *v = j->x + t * frame + (size_t)ch * j->hw;
+            if (p->silu)
+                for (int i = 0; i < j->hw; i++)
+                    v[i] = silu(v[i] * a + b);
+            else
+                for (int i = 0; i < j->hw; i++)
+                    v[i] = v[i] * a + b;
+        }
+    }
+}
+
+static void gn_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    GnJob *j = arg;
+    if (j->p->clip_scope) {
+        gn_group(j, 0, j->t, task);
+    } else {
+        int t = task / j->p->groups;
+        gn_group(j, t, t + 1, task % j->p->groups);
+    }
+}
+
+void groupnorm(KernelCtx *k, float *x, int t, int c, int hw, const GnParams *p)
+{
+    GnJob j = { x, t, c, hw, p };
+    tp_run(k->pool, p->clip_scope ? p->groups : t * p->groups, gn_task, &j);
+}
+
+void ref_groupnorm(float *x, int t, int c, int hw, const GnParams *p)
+{
+    int cg = c / p->groups;
+    int nf = p->clip_scope ? t : 1;
+    for (int f0 = 0; f0 < t; f0 += nf) {
+        for (int g = 0; g < p->groups; g++) {
+            double sum = 0, sq = 0, n = (double)nf * cg * hw;
+            for (int f = f0; f < f0 + nf; f++)
+                for (int ch = g * cg; ch < (g + 1) * cg; ch++)
+                    for (int i = 0; i < hw; i++)
+                        sum += x[((size_t)f * c + ch) * hw + i];
+            double mean = sum / n;
+            for (int f = f0; f < f0 + nf; f++)
+                for (int ch = g * cg; ch < (g + 1) * cg; ch++)
+                    for (int i = 0; i < hw; i++) {
+                        double d = x[((size_t)f * c + ch) * hw + i] - mean;
+                        sq += d * d;
+                    }
+            double rstd = 1.0 / sqrt(sq / n + p->eps);
+            for (int f = f0; f < f0 + nf; f++)
+                for (int ch = g * cg; ch < (g + 1) * cg; ch++)
+                    for (int i = 0; i < hw; i++) {
+                        float *v = &x[((size_t)f * c + ch) * hw + i];
+                        double y = (*v - mean) * rstd;
+                        if (p->weight)
+                            y = y * p->weight[ch] + p->bias[ch];
+                        if (p->scale)
+                            y = y * p->scale[ch] + p->shift[ch];
+                        if (p->silu)
+                            y = y / (1.0 + exp(-y));
+                        *v = (float)y;
+                    }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ misc */
+
+typedef struct AddJob {
+    float *x;
+    const float *y;
+    size_t n, chunk;
+} AddJob;
+
+static void add_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    AddJob *j = arg;
+    size_t b = (size_t)task * j->chunk, e = b + j->chunk < j->n ? b + j->chunk : j->n;
+    for (size_t i = b; i < e; i++)
+        j->x[i] += j->y[i];
+}
+
+void add_inplace(KernelCtx *k, float *x, const float *y, size_t n)
+{
+    AddJob j = { x, y, n, 1 << 16 };
+    tp_run(k->pool, (int)((n + j.chunk - 1) / j.chunk), add_task, &j);
+}
+
+int depth_to_space(const float *src, int t, int c, int h, int w, int a, int b, int drop_first,
+                   float *dst)
+{
+    int oh = h * b, ow = w * b, out = 0;
+    size_t oplane = (size_t)oh * ow;
+    for (int f = 0; f < t; f++) {
+        for (int i = 0; i < a; i++) {
+            if (drop_first && f == 0 && i == 1)
+                continue;
+            float *o = dst + (size_t)out * c * oplane;
+            for (int ch = 0; ch < c; ch++)
+                for (int jy = 0; jy < b; jy++)
+                    for (int kx = 0; kx < b; kx++) {
+                        const float *s = src + (((size_t)f * c * a * b * b) +
+                                                (size_t)(((i * b + jy) * b + kx) * c + ch)) * h * w;
+                        for (int y = 0; y < h; y++) {
+                            float *orow = o + (size_t)ch * oplane + (size_t)(y * b + jy) * ow + kx;
+                            const float *srow = s + (size_t)y * w;
+                            for (int x = 0; x < w; x++)
+                                orow[x * b] = srow[x];
+                        }
+                    }
+            out++;
+        }
+    }
+    return out;
+}
+
+void space_to_depth(const float *src, int t, int c, int h, int w, int p, float *dst)
+{
+    int oh = h / p, ow = w / p;
+    for (int f = 0; f < t; f++)
+        for (int i = 0; i < p; i++)
+            for (int jx = 0; jx < p; jx++)
+                for (int ch = 0; ch < c; ch++) {
+                    float *o = dst + ((size_t)f * c * p * p + (size_t)((i * p + jx) * c + ch)) * oh * ow;
+                    const float *s = src + ((size_t)f * c + ch) * h * w;
+                    for (int y = 0; y < oh; y++)
+                        for (int x = 0; x < ow; x++)
+                            o[(size_t)y * ow + x] = s[(size_t)(y * p + i) * w + x * p + jx];
+                }
+}
+
+void lfq_tokens(const float *z, int bits, int n, uint32_t *tokens)
+{
+    for (int i = 0; i < n; i++)
+        tokens[i] = 0;
+    for (int b = 0; b < bits; b++)
+        for (int i = 0; i < n; i++)
+            tokens[i] |= (uint32_t)(z[(size_t)b * n + i] > 0.f) << b;
+}
+
+void lfq_dequant(const uint32_t *tokens, int bits, int n, float *q)
+{
+    for (int b = 0; b < bits; b++)
+        for (int i = 0; i < n; i++)
+            q[(size_t)b * n + i] = (tokens[i] >> b & 1) ? 1.f : -1.f;
+}

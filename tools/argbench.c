@@ -1,0 +1,372 @@
+/* argbench: tokenizer speed, memory and arithmetic rate on synthetic video.
+ *
+ *   argbench -m MODEL [-s 640x360] [-n FRAMES] [--threads N] [--gemm MODE]
+ *            [--scan-threads] [--rss 100,1000]
+ *
+ * Prints encode/decode frames per second (median over latent-frame chunks
+ * and overall), MACs per pixel, achieved GMAC/s next to the sgemm rate of
+ * this machine measured in the same run, thread speed-up, and peak RSS of
+ * separate runs of different lengths (forked children). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arg/arg.h"
+#include "kernels.h"
+
+#ifdef ARG_HAVE_BLAS
+#include <cblas.h>
+#endif
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    if (n <= 0)
+        return NAN;
+    qsort(v, (size_t)n, sizeof(double), cmp_d);
+    return n & 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Synthetic moving content: gradients, a moving disc, and mild noise. */
+static void make_frame(float *p, int w, int h, int f)
+{
+    uint32_t s = 12345u + (uint32_t)f * 7919u;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                s = s * 1664525u + 1013904223u;
+                float cx = (float)(x - (w / 3 + 3 * f % w)), cy = (float)(y - h / 2);
+                float disc = cx * cx + cy * cy < (float)(h * h) / 25 ? 0.6f : 0.f;
+                float v = 0.8f * x / w - 0.4f + 0.3f * (c - 1) * y / h + disc +
+                          0.05f * ((float)(s >> 8) / 16777216.0f - 0.5f);
+                p[((size_t)c * h + y) * w + x] = v > 1 ? 1 : v < -1 ? -1 : v;
+            }
+}
+
+typedef struct Result {
+    double enc_fps, dec_fps, enc_med_fps, dec_med_fps;
+    int frames;
+} Result;
+
+static int run(const ArgModel *m, int w, int h, int frames, int threads, int gemm, Result *res,
+               int quiet)
+{
+    ArgSettings s;
+    arg_default_settings(&s);
+    s.n_threads = threads;
+    s.gemm = gemm;
+    ArgEncoder *enc;
+    ArgDecoder *dec;
+    int rc = arg_encoder_open(&enc, m, &s, w, h);
+    if (rc < 0)
+        return rc;
+    if ((rc = arg_decoder_open(&dec, m, &s, w, h)) < 0) {
+        arg_encoder_close(enc);
+        return rc;
+    }
+    const ArgModelInfo *info = arg_model_info(m);
+    float *pic = malloc((size_t)3 * w * h * sizeof(float));
+    int nchunks = frames + 2;
+    double *et = calloc((size_t)nchunks, sizeof(double)), *dt = calloc((size_t)nchunks, sizeof(double));
+    int *ep = calloc((size_t)nchunks, sizeof(int)), *dp = calloc((size_t)nchunks, sizeof(int));
+    uint32_t *tok = NULL;
+    int ne = 0, nd = 0, out_frames = 0;
+    double enc_total = 0, dec_total = 0, t_chunk = 0;
+    int chunk_pics = 0;
+    if (!pic || !et || !dt || !ep || !dp) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (int f = 0; f <= frames && rc >= 0; f++) {
+        double t0 = now();
+        if (f < frames) {
+            make_frame(pic, w, h, f);
+            t0 = now();
+            ArgPicture p = { pic, w, h, w, (ptrdiff_t)w * h };
+            rc = arg_encoder_send_picture(enc, &p);
+            chunk_pics++;
+        } else {
+            rc = arg_encoder_flush(enc);
+        }
+        double t1 = now();
+        enc_total += t1 - t0;
+        t_chunk += t1 - t0;
+        ArgTokens t;
+        while (rc >= 0 && arg_encoder_get_tokens(enc, &t) == 0) {
+            if (ne < nchunks) {
+                et[ne] = t_chunk;
+                ep[ne] = chunk_pics;
+                ne++;
+            }
+            t_chunk = 0;
+            chunk_pics = 0;
+            size_t n = (size_t)t.tokens_w * t.tokens_h;
+            if (!tok)
+                tok = malloc(n * sizeof(uint32_t));
+            memcpy(tok, t.tokens, n * sizeof(uint32_t));
+            ArgTokens in = t;
+            in.tokens = tok;
+            in.latent = NULL;
+            double d0 = now();
+            rc = arg_decoder_send_tokens(dec, &in);
+            ArgPicture o;
+            int got = 0;
+            while (rc >= 0 && arg_decoder_get_picture(dec, &o) == 0)
+                got++;
+            double d1 = now() - d0;
+            dec_total += d1;
+            if (got && nd < nchunks) {
+                dt[nd] = d1;
+                dp[nd] = got;
+                nd++;
+            }
+            out_frames += got;
+        }
+        if (!quiet && isatty(2) && f % 8 == 0)
+            fprintf(stderr, "\r  frame %d/%d", f, frames);
+    }
+    if (!quiet && isatty(2))
+        fprintf(stderr, "\r                         \r");
+    if (rc < 0)
+        goto out;
+    /* median fps over the steady chunks (the first covers one picture) */
+    double *ef = calloc((size_t)nchunks, sizeof(double)), *df = calloc((size_t)nchunks, sizeof(double));
+    int ke = 0, kd = 0;
+    for (int i = 0; i < ne; i++)
+        if (ep[i] == info->temporal_factor || info->clip_frames)
+            ef[ke++] = ep[i] / et[i];
+    for (int i = 0; i < nd; i++)
+        if (dp[i] == info->temporal_factor || info->clip_frames)
+            df[kd++] = dp[i] / dt[i];
+    res->enc_med_fps = median(ef, ke);
+    res->dec_med_fps = median(df, kd);
+    free(ef);
+    free(df);
+    res->enc_fps = frames / enc_total;
+    res->dec_fps = out_frames / dec_total;
+    res->frames = out_frames;
+    if (out_frames != frames)
+        rc = -EPROTO;
+out:
+    free(pic);
+    free(et);
+    free(dt);
+    free(ep);
+    free(dp);
+    free(tok);
+    arg_encoder_close(enc);
+    arg_decoder_close(dec);
+    return rc;
+}
+
+/* sgemm rate in GMAC/s: OpenBLAS when built with it, else the builtin
+ * microkernel through a 1x1 convolution (a plain GEMM). */
+static double sgemm_rate(int threads, const char **what)
+{
+    const int M = 512, N = 2048, K = 512;
+    float *a = malloc((size_t)M * K * sizeof(float)), *b = malloc((size_t)K * N * sizeof(float)),
+          *c = malloc((size_t)M * N * sizeof(float));
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        a[i] = (float)((i * 37) % 101) / 101.f;
+    for (size_t i = 0; i < (size_t)K * N; i++)
+        b[i] = (float)((i * 53) % 103) / 103.f;
+    double best = 1e9;
+#ifdef ARG_HAVE_BLAS
+    *what = "OpenBLAS sgemm 512x2048x512";
+    openblas_set_num_threads(threads);
+    for (int r = 0; r < 7; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.f, a, K, b, N, 0.f, c, N);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    openblas_set_num_threads(1);
+#else
+    *what = "builtin GEMM 512x2048x512";
+    KernelCtx k;
+    kctx_init(&k, threads, GEMM_BUILTIN);
+    ConvW cv = { K, M, 1, 1, 1, 1, K, a, NULL, NULL };
+    conv_pack(&cv);
+    const float *src[1] = { b };
+    for (int r = 0; r < 7; r++) {
+        double t0 = now();
+        conv3d(&k, &cv, src, 1, 1, N, 0, c);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    free(cv.wpack);
+    kctx_free(&k);
+#endif
+    free(a);
+    free(b);
+    free(c);
+    return (double)M * N * K / best / 1e9;
+}
+
+static long child_rss_kb(const ArgModel *m, int w, int h, int frames, int threads, int gemm, double *fps)
+{
+    int fd[2];
+    if (pipe(fd) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(fd[0]);
+        Result r;
+        int rc = run(m, w, h, frames, threads, gemm, &r, 1);
+        double v = rc < 0 ? -1 : r.enc_fps;
+        if (write(fd[1], &v, sizeof(v)) != sizeof(v))
+            _exit(3);
+        _exit(rc < 0 ? 1 : 0);
+    }
+    close(fd[1]);
+    if (read(fd[0], fps, sizeof(*fps)) != sizeof(*fps))
+        *fps = -1;
+    close(fd[0]);
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return ru.ru_maxrss;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: argbench -m MODEL.safetensors [options]\n"
+            "  -s WxH            picture size (default 640x360)\n"
+            "  -n N              frames (default 33)\n"
+            "  --threads N       worker threads (default: all cores)\n"
+            "  --gemm MODE       auto | builtin | blas | reference\n"
+            "  --scan-threads    also run with 1 thread and print the speed-up\n"
+            "  --rss A,B         peak RSS of separate runs of A and B frames (e.g. 100,1000)\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *model_path = NULL, *rss = NULL;
+    int w = 640, h = 360, frames = 33, threads = 0, gemm = ARG_GEMM_AUTO, scan = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "-m") && v) {
+            model_path = v;
+            i++;
+        } else if (!strcmp(a, "-s") && v) {
+            if (sscanf(v, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 16384 || h > 16384) {
+                fprintf(stderr, "argbench: bad size '%s' (want WxH)\n", v);
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "-n") && v) {
+            frames = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--threads") && v) {
+            threads = atoi(v);
+            i++;
+        } else if (!strcmp(a, "--gemm") && v) {
+            gemm = !strcmp(v, "auto") ? ARG_GEMM_AUTO : !strcmp(v, "builtin") ? ARG_GEMM_BUILTIN
+                 : !strcmp(v, "blas") ? ARG_GEMM_BLAS : !strcmp(v, "reference") ? ARG_GEMM_REFERENCE : -1;
+            if (gemm < 0) {
+                fprintf(stderr, "argbench: unknown --gemm '%s'\n", v);
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--scan-threads")) {
+            scan = 1;
+        } else if (!strcmp(a, "--rss") && v) {
+            rss = v;
+            i++;
+        } else {
+            fprintf(stderr, "argbench: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!model_path || frames < 1 || threads < 0) {
+        usage(stderr);
+        return 2;
+    }
+    char err[512];
+    ArgModel *m;
+    if (arg_model_load(&m, model_path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "argbench: %s\n", err);
+        return 1;
+    }
+    const ArgModelInfo *info = arg_model_info(m);
+    int nthreads = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    printf("model      %s  id %016llx\n", info->name[0] ? info->name : "(unnamed)",
+           (unsigned long long)info->id);
+    printf("structure  %d bits/token, %dx%dx%d (t x h x w) per token%s\n", info->lfq_bits,
+           info->temporal_factor, info->spatial_factor, info->spatial_factor,
+           info->clip_frames ? ", fixed clips" : ", streaming");
+    printf("params     encoder %.2fM, decoder %.2fM\n", info->enc_params / 1e6, info->dec_params / 1e6);
+    printf("MACs/pixel encoder %.0f, decoder %.0f\n", info->enc_macs_per_pixel, info->dec_macs_per_pixel);
+    printf("kernels    %s, %d threads, gemm %s\n", kctx_isa(), nthreads,
+           gemm == ARG_GEMM_BLAS ? "blas" : gemm == ARG_GEMM_REFERENCE ? "reference" : "builtin");
+    const char *what;
+    double sg = sgemm_rate(nthreads, &what);
+    printf("sgemm      %.1f GMAC/s (%s, %d threads)\n", sg, what, nthreads);
+    Result r;
+    int rc = run(m, w, h, frames, threads, gemm, &r, 0);
+    if (rc < 0) {
+        fprintf(stderr, "argbench: run failed: %s\n", strerror(-rc));
+        arg_model_free(m);
+        return 1;
+    }
+    double px = (double)w * h;
+    printf("%dx%d, %d frames:\n", w, h, frames);
+    printf("  encode   %6.2f fps (median chunk %6.2f)  %6.1f GMAC/s = %3.0f%% of sgemm\n", r.enc_fps,
+           r.enc_med_fps, info->enc_macs_per_pixel * px * r.enc_med_fps / 1e9,
+           100 * info->enc_macs_per_pixel * px * r.enc_med_fps / 1e9 / sg);
+    printf("  decode   %6.2f fps (median chunk %6.2f)  %6.1f GMAC/s = %3.0f%% of sgemm\n", r.dec_fps,
+           r.dec_med_fps, info->dec_macs_per_pixel * px * r.dec_med_fps / 1e9,
+           100 * info->dec_macs_per_pixel * px * r.dec_med_fps / 1e9 / sg);
+    if (scan && nthreads > 1) {
+        Result r1;
+        if (run(m, w, h, frames, 1, gemm, &r1, 0) == 0) {
+            printf("  1 thread encode %6.2f fps, decode %6.2f fps (median chunk)\n", r1.enc_med_fps,
+                   r1.dec_med_fps);
+            printf("  speed-up %d threads vs 1: encode %.2fx, decode %.2fx\n", nthreads,
+                   r.enc_med_fps / r1.enc_med_fps, r.dec_med_fps / r1.dec_med_fps);
+        }
+    }
+    if (rss) {
+        int a = 0, b = 0;
+        if (sscanf(rss, "%d,%d", &a, &b) != 2 || a < 1 || b < 1) {
+            fprintf(stderr, "argbench: bad --rss '%s' (want A,B)\n", rss);
+        } else {
+            double fa, fb;
+            long ra = child_rss_kb(m, w, h, a, threads, gemm, &fa);
+            long rb = child_rss_kb(m, w, h, b, threads, gemm, &fb);
+            printf("  peak RSS %5d frames: %.1f MiB (encode %.2f fps)\n", a, ra / 1024.0, fa);
+            printf("  peak RSS %5d frames: %.1f MiB (encode %.2f fps)\n", b, rb / 1024.0, fb);
+            if (ra > 0 && rb > 0)
+                printf("  RSS ratio %d/%d frames: %.3f\n", b, a, (double)rb / ra);
+        }
+    }
+    arg_model_free(m);
+    return 0;
+}
