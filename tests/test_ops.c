@@ -231,11 +231,15 @@ static void test_groupnorm(void)
                             naive[at] = (float)v;
                         }
             }
+        float *y2 = malloc(n * sizeof(float));
+        groupnorm(&k, x, y2, t, c, hw, &p); /* out of place */
         ref_groupnorm(x, t, c, hw, &p);
-        groupnorm(&k, y, t, c, hw, &p);
-        double e1 = rel_err(x, naive, n), e2 = rel_err(y, naive, n);
-        CHECK(e1 < 1e-5 && e2 < 1e-5, "groupnorm t=%d c=%d g=%d hw=%d flags=%d: ref %g fast %g", t, c,
-              g, hw, iter, e1, e2);
+        groupnorm(&k, y, y, t, c, hw, &p);  /* in place */
+        double e1 = rel_err(x, naive, n), e2 = rel_err(y, naive, n), e3 = rel_err(y2, naive, n);
+        CHECK(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5,
+              "groupnorm t=%d c=%d g=%d hw=%d flags=%d: ref %g fast %g out-of-place %g", t, c, g, hw,
+              iter, e1, e2, e3);
+        free(y2);
         free(w);
         free(b);
         free(sc);
@@ -257,6 +261,16 @@ static void test_reshapes(void)
         float *x = rand_buf(n), *y = malloc(n * sizeof(float));
         int to = depth_to_space(x, t, c, h, w, a, b, drop, y);
         CHECK(to == t * a - drop, "d2s frame count %d", to);
+        {
+            KernelCtx k2;
+            kctx_init(&k2, 2, GEMM_BUILTIN);
+            float *y2 = malloc(n * sizeof(float));
+            int to2 = depth_to_space_par(&k2, x, t, c, h, w, a, b, drop, y2);
+            CHECK(to2 == to && memcmp(y2, y, (size_t)to * c * h * b * w * b * sizeof(float)) == 0,
+                  "threaded d2s differs (a=%d b=%d drop=%d)", a, b, drop);
+            free(y2);
+            kctx_free(&k2);
+        }
         int bad = 0;
         for (int f = 0; f < to; f++) {
             int fi = drop && f > 0 ? f + 1 : f; /* index in the undropped output */

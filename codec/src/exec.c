@@ -170,7 +170,7 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
         nk = c->kt - 1;
     keep_from = n - nk;
     for (int i = 0; i < nk; i++)
-        memmove(cs->hist + i * frame, e->seq[keep_from + i], frame * sizeof(float));
+        copy_par(e->k, cs->hist + i * frame, e->seq[keep_from + i], frame);
     cs->nhist = nk;
     s->t = n_out;
     s->h = conv_out_dim(s->h, c->ks, c->ss);
@@ -179,7 +179,7 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
     return 0;
 }
 
-static void norm_apply(Exec *e, const Norm *n, float *x, Shape s, int silu)
+static void norm_apply(Exec *e, const Norm *n, const float *x, float *y, Shape s, int silu)
 {
     GnParams p = { n->groups, e->m->cfg.eps, n->w, n->b, NULL, NULL, silu, e->m->cfg.clip_scope };
     if (n->gw) {
@@ -196,10 +196,13 @@ static void norm_apply(Exec *e, const Norm *n, float *x, Shape s, int silu)
         p.scale = e->scale;
         p.shift = e->shift;
     }
-    if (e->k->gemm == GEMM_REF)
-        ref_groupnorm(x, s.t, s.c, s.h * s.w, &p);
-    else
-        groupnorm(e->k, x, s.t, s.c, s.h * s.w, &p);
+    if (e->k->gemm == GEMM_REF) {
+        if (y != x)
+            memcpy(y, x, (size_t)s.t * s.c * s.h * s.w * sizeof(float));
+        ref_groupnorm(y, s.t, s.c, s.h * s.w, &p);
+    } else {
+        groupnorm(e->k, x, y, s.t, s.c, s.h * s.w, &p);
+    }
 }
 
 void exec_set_style(Exec *e, const float *q, int t, int n)
@@ -244,18 +247,17 @@ int exec_run(Exec *e, Shape *s)
             cur = a;
             break;
         case OP_NORM_SILU:
-            norm_apply(e, &op->n1, x, *s, 1);
+            norm_apply(e, &op->n1, x, x, *s, 1);
             break;
         case OP_LEVEL_NORM:
-            norm_apply(e, &op->n1, x, *s, 0);
+            norm_apply(e, &op->n1, x, x, *s, 0);
             break;
         case OP_RES: {
             Shape in = *s, h = *s;
-            memcpy(e->buf[a], x, shape_size(in) * sizeof(float));
-            norm_apply(e, &op->n1, e->buf[a], in, 1);
+            norm_apply(e, &op->n1, x, e->buf[a], in, 1);
             if ((rc = run_conv(e, &op->c1, &e->cs[op->slot1], e->buf[a], &h, e->buf[b])) < 0)
                 return rc;
-            norm_apply(e, &op->n2, e->buf[b], h, 1);
+            norm_apply(e, &op->n2, e->buf[b], e->buf[b], h, 1);
             Shape o = h;
             if ((rc = run_conv(e, &op->c2, &e->cs[op->slot2], e->buf[b], &o, e->buf[a])) < 0)
                 return rc;
@@ -274,7 +276,7 @@ int exec_run(Exec *e, Shape *s)
             break;
         }
         case OP_D2S: {
-            int t = depth_to_space(x, s->t, s->c / (op->a * op->b * op->b), s->h, s->w, op->a, op->b,
+            int t = depth_to_space_par(e->k, x, s->t, s->c / (op->a * op->b * op->b), s->h, s->w, op->a, op->b,
                                    e->first && op->a == 2, e->buf[a]);
             s->t = t;
             s->c /= op->a * op->b * op->b;

@@ -327,7 +327,8 @@ void ref_conv3d(const ConvW *c, const float *const *src, int n_out, int h, int w
 /* --------------------------------------------------------------- GroupNorm */
 
 typedef struct GnJob {
-    float *x;
+    const float *x;
+    float *y;
     int t, c, hw;
     const GnParams *p;
 } GnJob;
@@ -374,13 +375,14 @@ static void gn_group(const GnJob *j, int t0, int t1, int g)
             a = a * p->scale[ch];
         }
         for (int t = t0; t < t1; t++) {
-            float *v = j->x + t * frame + (size_t)ch * j->hw;
+            const float *v = j->x + t * frame + (size_t)ch * j->hw;
+            float *o = j->y + t * frame + (size_t)ch * j->hw;
             if (p->silu)
                 for (int i = 0; i < j->hw; i++)
-                    v[i] = silu(v[i] * a + b);
+                    o[i] = silu(v[i] * a + b);
             else
                 for (int i = 0; i < j->hw; i++)
-                    v[i] = v[i] * a + b;
+                    o[i] = v[i] * a + b;
         }
     }
 }
@@ -397,9 +399,9 @@ static void gn_task(void *arg, int task, int thread)
     }
 }
 
-void groupnorm(KernelCtx *k, float *x, int t, int c, int hw, const GnParams *p)
+void groupnorm(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p)
 {
-    GnJob j = { x, t, c, hw, p };
+    GnJob j = { src, dst, t, c, hw, p };
     tp_run(k->pool, p->clip_scope ? p->groups : t * p->groups, gn_task, &j);
 }
 
@@ -460,6 +462,63 @@ void add_inplace(KernelCtx *k, float *x, const float *y, size_t n)
 {
     AddJob j = { x, y, n, 1 << 16 };
     tp_run(k->pool, (int)((n + j.chunk - 1) / j.chunk), add_task, &j);
+}
+
+static void copy_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    AddJob *j = arg;
+    size_t b = (size_t)task * j->chunk, e = b + j->chunk < j->n ? b + j->chunk : j->n;
+    memmove(j->x + b, j->y + b, (e - b) * sizeof(float));
+}
+
+void copy_par(KernelCtx *k, float *dst, const float *src, size_t n)
+{
+    AddJob j = { dst, src, n, 1 << 16 };
+    if (dst + n <= src || src + n <= dst)
+        tp_run(k->pool, (int)((n + j.chunk - 1) / j.chunk), copy_task, &j);
+    else
+        memmove(dst, src, n * sizeof(float)); /* overlapping: keep it serial */
+}
+
+typedef struct D2sJob {
+    const float *src;
+    float *dst;
+    int t, c, h, w, a, b, drop;
+} D2sJob;
+
+/* one task per input frame and channel */
+static void d2s_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    const D2sJob *j = arg;
+    int f = task / j->c, ch = task % j->c, a = j->a, b = j->b, h = j->h, w = j->w;
+    size_t oplane = (size_t)h * b * w * b;
+    for (int i = 0; i < a; i++) {
+        if (j->drop && f == 0 && i == 1)
+            continue;
+        int out = f * a + i - (j->drop && f > 0 ? 1 : 0);
+        float *o = j->dst + ((size_t)out * j->c + ch) * oplane;
+        for (int jy = 0; jy < b; jy++)
+            for (int kx = 0; kx < b; kx++) {
+                const float *s = j->src + (((size_t)f * j->c * a * b * b) +
+                                           (size_t)(((i * b + jy) * b + kx) * j->c + ch)) * h * w;
+                for (int y = 0; y < h; y++) {
+                    float *orow = o + (size_t)(y * b + jy) * w * b + kx;
+                    const float *srow = s + (size_t)y * w;
+                    for (int x = 0; x < w; x++)
+                        orow[x * b] = srow[x];
+                }
+            }
+    }
+}
+
+int depth_to_space_par(KernelCtx *k, const float *src, int t, int c, int h, int w, int a, int b,
+                       int drop_first, float *dst)
+{
+    D2sJob j = { src, dst, t, c, h, w, a, b, drop_first && a == 2 };
+    tp_run(k->pool, t * c, d2s_task, &j);
+    return t * a - j.drop;
 }
 
 int depth_to_space(const float *src, int t, int c, int h, int w, int a, int b, int drop_first,

@@ -59,18 +59,23 @@ typedef struct GnParams {
     int clip_scope;               /* statistics over all t frames together */
 } GnParams;
 
-/* In place on t frames of c x hw. */
-void groupnorm(KernelCtx *k, float *x, int t, int c, int hw, const GnParams *p);
+/* t frames of c x hw from src into dst (dst may be src). */
+void groupnorm(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p);
 void ref_groupnorm(float *x, int t, int c, int hw, const GnParams *p);
 
 /* x += y over n floats (threaded) */
 void add_inplace(KernelCtx *k, float *x, const float *y, size_t n);
+/* memcpy over the threads */
+void copy_par(KernelCtx *k, float *dst, const float *src, size_t n);
 
 /* Depth-to-space: t frames of (c*a*b*b) x h x w -> frames of c x (h*b) x (w*b).
  * With a = 2, input frame i gives output frames 2i, 2i+1; drop_first drops
  * output frame 1 (the second of the first pair). Returns output frames. */
 int depth_to_space(const float *src, int t, int c, int h, int w, int a, int b, int drop_first,
                    float *dst);
+/* The same, split over the threads. */
+int depth_to_space_par(KernelCtx *k, const float *src, int t, int c, int h, int w, int a, int b,
+                       int drop_first, float *dst);
 /* Space-to-depth by p: t frames of c x h x w -> (c*p*p) x (h/p) x (w/p). */
 void space_to_depth(const float *src, int t, int c, int h, int w, int p, float *dst);
 

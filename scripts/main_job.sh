@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The main job: install, build, fetch real footage, and run it through the
+# ARG tokenizer with argtok (rate, speed, PSNR).
+#
+#   bash scripts/main_job.sh
+#
+# Environment:
+#   ARG_MODEL  model weights (default models/default.safetensors). When the
+#              file is missing, a random-weight compact model is generated
+#              with tools/train/make_parity.py: its PSNR means nothing.
+#   FRAMES     pictures per clip (default 60)
+#   CLIPS      clips to run, from vtest box cup tree (default: vtest)
+#   THREADS    argtok --threads (default 0: one per core)
+#   GEMM       argtok --gemm (default auto)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FRAMES=${FRAMES:-60}
+CLIPS=${CLIPS:-vtest}
+THREADS=${THREADS:-0}
+GEMM=${GEMM:-auto}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "bootstrap"
+bash scripts/bootstrap.sh
+
+step "build"
+if [ ! -f build/build.ninja ]; then
+    meson setup build
+fi
+ninja -C build
+
+step "data"
+bash scripts/fetch_data.sh --frames "$FRAMES"
+
+step "model"
+model=${ARG_MODEL:-models/default.safetensors}
+untrained=0
+if [ ! -f "$model" ]; then
+    if [ -n "${ARG_MODEL:-}" ]; then
+        echo "main_job: ARG_MODEL=$ARG_MODEL does not exist" >&2
+        exit 1
+    fi
+    gen=tools/train/make_parity.py
+    if [ ! -f "$gen" ]; then
+        echo "main_job: no trained model ($model) and no $gen to make a random one" >&2
+        exit 1
+    fi
+    model=build/random-compact.safetensors
+    if [ ! -s "$model" ] || [ "$gen" -nt "$model" ]; then
+        echo "main_job: $model: generating random weights (compact config, seed 1)"
+        # The parity vectors are not needed here; they go to a scratch file.
+        /usr/bin/python3 "$gen" --config compact --seed 1 --frames 1 --height 8 --width 8 \
+            --out-model "$model" --out-vectors build/random-compact.vectors
+    fi
+    untrained=1
+fi
+echo "main_job: model $model"
+if [ $untrained -eq 1 ]; then
+    cat <<'NOTICE'
+****************************************************************************
+* NOTICE: no trained model yet (models/default.safetensors is missing).     *
+* Using RANDOM, UNTRAINED weights: the speed and token rate are real, but   *
+* the PSNR below is meaningless.                                            *
+****************************************************************************
+NOTICE
+fi
+
+status=0
+for clip in $CLIPS; do
+    step "argtok: $clip ($FRAMES frames)"
+    if ! build/tools/argtok -i "data/$clip.y4m" -m "$model" --frames "$FRAMES" \
+            --threads "$THREADS" --gemm "$GEMM" \
+            -o "build/$clip-recon.y4m" --tokens-out "build/$clip.tokens"; then
+        echo "main_job: argtok failed on $clip" >&2
+        status=1
+    fi
+done
+if [ $untrained -eq 1 ]; then
+    echo
+    echo "main_job: reminder: random untrained weights, PSNR is meaningless"
+fi
+exit $status
