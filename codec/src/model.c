@@ -168,14 +168,14 @@ int config_parse(ArgConfig *c, const char *text, char *err, size_t errlen)
             errf(err, errlen, 0, "config: level %d is wider than 4096 channels", l);
             goto out;
         }
-    if (scope) {
-        if (get_int(o, "clip_frames", 1, ARG_MAX_CLIP, &c->clip_frames, err, errlen))
-            goto out;
-        if ((c->clip_frames - 1) % c->ft != 0) {
-            errf(err, errlen, 0, "config: \"clip_frames\" must be 1 + %d*k", c->ft);
-            goto out;
-        }
+    if (get_int(o, "clip_frames", 1, ARG_MAX_CLIP, &c->clip_frames, err, errlen))
+        goto out;
+    if ((c->clip_frames - 1) % c->ft != 0) {
+        errf(err, errlen, 0, "config: \"clip_frames\" must be 1 + %d*k", c->ft);
+        goto out;
     }
+    if (!scope)
+        c->clip_frames = 0; /* streams: the value is not used */
     rc = 0;
 out:
     json_free(o);

@@ -151,8 +151,22 @@ def validate_config(cfg):
     if ft > 16:
         raise ConfigError(f"temporal factor ft = {ft} exceeds 16")
     cf = cfg["clip_frames"]
-    if not _is_int(cf) or cf < 1 or (cf - 1) % ft != 0:
-        raise ConfigError(f"clip_frames must be an integer of the form 1 + {ft}*k, got {cf!r}")
+    if not _is_int(cf) or cf < 1 or cf > 129 or (cf - 1) % ft != 0:
+        raise ConfigError(f"clip_frames must be an integer of the form 1 + {ft}*k, at most 129, "
+                          f"got {cf!r}")
+    # a level without residual blocks cannot change the width (spec §3)
+    width = out["base_channels"] * out["channel_mult"][0]
+    for l in range(L):
+        want = out["base_channels"] * out["channel_mult"][l]
+        if out["enc_blocks"][l] == 0 and want != width:
+            raise ConfigError(f"encoder level {l} has no block to change the width")
+        width = want
+    width = out["base_channels"] * out["channel_mult"][L - 1]
+    for l in reversed(range(L)):
+        want = out["base_channels"] * out["channel_mult"][l]
+        if out["dec_blocks"][l] == 0 and want != width:
+            raise ConfigError(f"decoder level {l} has no block to change the width")
+        width = want
     out["clip_frames"] = cf
     out["padding"] = choice("padding", ("zeros", "replicate"))
     out["decoder_norm"] = choice("decoder_norm", ("adaptive", "plain"))
@@ -424,11 +438,11 @@ class AdaptiveGroupNorm(nn.Module):
 
     def _stats(self, q, dims):
         n = math.prod(q.shape[d] for d in dims)
-        if self.unbiased and n < 2:
-            raise ValueError("adaptive norm with agn_var 'unbiased' needs at least 2 latent "
-                             f"positions per statistic, got {n}")
         mean = q.mean(dim=dims, keepdim=True)
-        var = (q - mean).square().sum(dim=dims) / (n - 1 if self.unbiased else n)
+        if self.unbiased and n < 2:  # spec §4.6: a single position has variance 0
+            var = torch.zeros_like((q - mean).sum(dim=dims))
+        else:
+            var = (q - mean).square().sum(dim=dims) / (n - 1 if self.unbiased else n)
         return mean.reshape(var.shape), var
 
     def forward(self, x, q, upsampling):

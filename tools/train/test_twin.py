@@ -119,7 +119,7 @@ def test_group_count():
 
 UNUSUAL_CONFIGS = [
     # zero blocks in some levels, groups that do not divide, spatial-only / temporal-only steps
-    small_config(base_channels=12, channel_mult=[1, 3, 2], enc_blocks=[0, 2, 1], dec_blocks=[1, 0, 2],
+    small_config(base_channels=12, channel_mult=[1, 3, 3], enc_blocks=[0, 2, 0], dec_blocks=[1, 0, 2],
                  mid_blocks=0, down=[[2, 1], [1, 2]], num_groups=8, clip_frames=3,
                  decoder_norm="adaptive", agn_var="unbiased"),
     small_config(patch_size=4, in_channels=1, base_channels=8, channel_mult=[1, 2], enc_blocks=[1, 1],
@@ -306,8 +306,15 @@ def test_adaptive_norm_reference():
                         shift = Wb @ mean + bb
                         ref[n, :, i] = gn[n, :, i] * scale[:, None, None] + shift[:, None, None]
                 close(y, ref, 1e-5, f"adaptive norm {scope} {agn_var} u{u}")
+    # a single latent position: the unbiased variance is defined as 0 (spec §4.6)
     norm = am.AdaptiveGroupNorm(C, Z, 4, 1e-6, "frame", "unbiased")
-    expect_error(ValueError, norm, torch.randn(1, C, 1, 2, 2), torch.ones(1, Z, 1, 1, 1), 1)
+    q1 = torch.ones(1, Z, 1, 1, 1)
+    mean1, var1 = norm._stats(q1, (3, 4))
+    assert torch.all(var1 == 0) and torch.all(mean1 == 1), "n = 1 must give variance 0"
+    # a level without blocks cannot change the width (spec §3)
+    expect_error(am.ConfigError, am.validate_config,
+                 small_config(channel_mult=[1, 2], enc_blocks=[1, 0], dec_blocks=[1, 1], down=[[1, 2]]),
+                 contains="width")
 
 
 def test_frame_counts():

@@ -68,7 +68,7 @@ ARG_API const ArgModelInfo *arg_model_info(const ArgModel *model);
 /* ------------------------------------------------------------- settings */
 
 enum ArgGemm {
-    ARG_GEMM_AUTO = 0,     /* the fastest available (measured choice per build) */
+    ARG_GEMM_AUTO = 0,     /* OpenBLAS when built with it (faster in argbench), else builtin */
     ARG_GEMM_REFERENCE,    /* the plain-C reference kernels (slow, for testing) */
     ARG_GEMM_BUILTIN,      /* blocked, vectorised in-tree GEMM */
     ARG_GEMM_BLAS,         /* OpenBLAS sgemm (-ENOTSUP when built without it) */
@@ -136,7 +136,8 @@ ARG_API void arg_decoder_close(ArgDecoder *dec);
  * tok->n_pictures (how many pictures to output from it). Returns -EAGAIN
  * while decoded pictures wait to be fetched. */
 ARG_API int arg_decoder_send_tokens(ArgDecoder *dec, const ArgTokens *tok);
-/* End of stream (only needed for fixed-clip models: decodes a partial clip). */
+/* End of stream. Fixed-clip models need whole clips (the encoder always
+ * emits them): -EINVAL if a partial clip is pending. */
 ARG_API int arg_decoder_flush(ArgDecoder *dec);
 /* Fetch the next decoded picture (width x height, values clamped to
  * [-1, 1]); -EAGAIN when none is ready. Valid until the next call. */
