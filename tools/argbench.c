@@ -325,7 +325,8 @@ int main(int argc, char **argv)
     printf("params     encoder %.2fM, decoder %.2fM\n", info->enc_params / 1e6, info->dec_params / 1e6);
     printf("MACs/pixel encoder %.0f, decoder %.0f\n", info->enc_macs_per_pixel, info->dec_macs_per_pixel);
     printf("kernels    %s, %d threads, gemm %s\n", kctx_isa(), nthreads,
-           gemm == ARG_GEMM_BLAS ? "blas" : gemm == ARG_GEMM_REFERENCE ? "reference" : "builtin");
+           gemm == ARG_GEMM_BLAS || (gemm == ARG_GEMM_AUTO && kctx_have_blas()) ? "blas"
+           : gemm == ARG_GEMM_REFERENCE ? "reference" : "builtin");
     const char *what;
     double sg = sgemm_rate(nthreads, &what);
     printf("sgemm      %.1f GMAC/s (%s, %d threads)\n", sg, what, nthreads);
