@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 #include <sys/stat.h>
@@ -49,6 +50,7 @@ struct MkvWriter {
     std::vector<KaxSimpleBlock *> cue_blocks;   // video keyframes of the current cluster
     std::vector<std::pair<std::string, std::string>> tags;
     uint64 default_video_ns = 0;
+    bool rewrite_tracks = false;
     char *err = nullptr;
     size_t errlen = 0;
     bool failed = false;
@@ -257,6 +259,18 @@ extern "C" int mkv_write_block(MkvWriter *w, int track_type, uint64_t pts_ns, ui
     return 0;
 }
 
+extern "C" int mkv_writer_set_video_private(MkvWriter *w, const uint8_t *data, size_t size)
+{
+    if (!w || !data || w->failed)
+        return -EINVAL;
+    KaxCodecPrivate *p = static_cast<KaxCodecPrivate *>(w->vtrack->FindFirstElt(EBML_INFO(KaxCodecPrivate)));
+    if (!p || p->GetSize() != size)
+        return -EINVAL;
+    p->CopyBuffer(data, (uint32)size);
+    w->rewrite_tracks = true;
+    return 0;
+}
+
 extern "C" int mkv_writer_close(MkvWriter *w, int commit)
 {
     if (!w)
@@ -288,6 +302,13 @@ extern "C" int mkv_writer_close(MkvWriter *w, int commit)
             GetChild<KaxDuration>(*w->info).SetValue((double)w->end_pts / (double)kScale);
             w->io->setFilePointer(w->info->GetElementPosition());
             w->info->Render(*w->io, true);
+            if (w->rewrite_tracks) {
+                uint64 before = w->tracks->GetSize();
+                w->io->setFilePointer(w->tracks->GetElementPosition());
+                w->tracks->Render(*w->io, false);
+                if (w->tracks->GetSize() != before)
+                    throw std::runtime_error("Tracks changed size when rewritten");
+            }
             w->seek_void->ReplaceWith(*w->seek, *w->io, true);
             // segment size
             uint64 data_size = end - w->seg->GetElementPosition() - w->seg_head_size;

@@ -222,8 +222,13 @@ int arg_encoder_flush(ArgEncoder *e)
         return -EINVAL;
     if (e->zpos < e->nz)
         return -EAGAIN;
-    if (e->have == 0)
+    if (e->have == 0) {
+        /* nothing pending: still end the sequence */
+        exec_reset(&e->ex);
+        e->seq_pictures = 0;
+        e->need = enc_chunk_len(e);
         return 0;
+    }
     int real = e->have;
     int C = e->m->cfg.in_channels;
     size_t frame = (size_t)C * e->hc * e->wc;

@@ -275,8 +275,10 @@ int conv3d(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int
     int npix = j.ho * j.wo;
     int nt = COL_BUDGET / c->K / 32 * 32;
     nt = clampi(nt, 32, 512);
-    /* smaller tiles when there would be too few tasks to share */
-    while (nt > 32 && (long)n_out * ((npix + nt - 1) / nt) < 4L * k->n_threads)
+    /* smaller tiles when there would be too few tasks to share; the rule does
+     * not depend on the thread count, so every thread count (and every run)
+     * computes bit-identical results, BLAS included */
+    while (nt > 32 && (long)n_out * ((npix + nt - 1) / nt) < 16)
         nt -= 32;
     j.nt = nt;
     j.ntiles = (npix + nt - 1) / nt;

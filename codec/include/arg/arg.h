@@ -116,8 +116,10 @@ ARG_API void arg_encoder_close(ArgEncoder *enc);
 /* Send one picture (copied). Returns -EAGAIN while a finished latent frame
  * waits to be fetched with arg_encoder_get_tokens. */
 ARG_API int arg_encoder_send_picture(ArgEncoder *enc, const ArgPicture *pic);
-/* End of stream: pad the last group (repeating the last picture) so that
- * get_tokens returns it. */
+/* End of stream (or of a GOP): pad the last group (repeating the last
+ * picture) so that get_tokens returns it, and start a new sequence: the next
+ * picture begins a keyframe with empty causal caches. -EAGAIN while latent
+ * frames wait to be fetched. */
 ARG_API int arg_encoder_flush(ArgEncoder *enc);
 /* Fetch the next latent frame; -EAGAIN when none is ready. The buffers stay
  * valid until the next call on the encoder. */

@@ -1,0 +1,293 @@
+/* argdec: decode an ARG Matroska file to Y4M.
+ *
+ *   argdec -i IN.mkv -o OUT.y4m|- [-m MODEL] [--force] [-ss SECONDS]
+ *          [--frames N] [--threads N] [--verify] [--info]
+ *
+ * --info prints the sequence header, the model, the GOPs and every packet's
+ * size and bits per token (no decoding). --verify prints XXH3-64 of the
+ * decoded tokens (little-endian uint32, latent frame after latent frame)
+ * and of the decoded pictures (8-bit Y4M planes, picture after picture). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "arg/arg.h"
+#include "arg_mkv.h"
+#include "bitstream.h"
+#include "entropy.h"
+#include "modelpath.h"
+#include "y4m.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: argdec -i IN.mkv [-o OUT.y4m] [options]\n"
+            "  -i FILE        ARG Matroska input\n"
+            "  -o FILE        Y4M output ('-' for stdout; written atomically)\n"
+            "  -m MODEL       model file or name (default: the stream's model name)\n"
+            "  --force        decode even if the model ID differs from the stream's\n"
+            "  -ss SECONDS    start at this time (decoding from the GOP that holds it)\n"
+            "  --frames N     output at most N pictures\n"
+            "  --threads N    worker threads (default: all cores)\n"
+            "  --verify       print XXH3-64 of the decoded tokens and pictures\n"
+            "  --info         describe the stream (header, GOPs, packets) and exit\n");
+}
+
+static int info_mode(MkvReader *r, const ArgSeqHeader *h)
+{
+    printf("sequence header: version %d, model \"%s\" id %016" PRIx64 "\n", ARG_SEQ_VERSION, h->model_name,
+           h->model_id);
+    printf("  picture %dx%d (coded %dx%d), %u/%u fps, %u pictures, chroma %d\n", h->width, h->height,
+           h->coded_width, h->coded_height, h->fps_num, h->fps_den, h->frame_count, h->chroma);
+    printf("  tokens: %d bits, %dx%dx%d pictures x pixels per token; GOP %d latent frames; coder %d (R=%d)\n",
+           h->lfq_bits, h->temporal_factor, h->spatial_factor, h->spatial_factor, h->gop_latents, h->coder,
+           h->rate_max);
+    printf("  colour: matrix %d, range %d, primaries %d, transfer %d\n", h->matrix, h->range, h->primaries,
+           h->transfer);
+    const char *enc = mkv_reader_tag(r, "ENCODER");
+    if (enc)
+        printf("  encoder: %s; settings: %s\n", enc, mkv_reader_tag(r, "ENCODER_SETTINGS") ? mkv_reader_tag(r, "ENCODER_SETTINGS") : "");
+    const uint64_t *cues;
+    int ncue;
+    mkv_reader_cues(r, &cues, &ncue);
+    printf("  %d cue points (GOP starts)\n", ncue);
+    size_t tokens = (size_t)(h->coded_width / h->spatial_factor) * (h->coded_height / h->spatial_factor);
+    MkvPacket p;
+    int n = 0, gops = 0, rc;
+    uint64_t total = 0;
+    printf("  packet  time(s)    key  pictures  bytes  bits/token\n");
+    while ((rc = mkv_read_packet(r, &p)) == 0) {
+        if (p.track_type != MKV_TRACK_VIDEO || p.size < 1)
+            continue;
+        int key = (p.data[0] & ARG_PKT_KEY) != 0;
+        gops += key;
+        printf("  %6d  %8.3f  %s  %8d  %5zu  %10.3f\n", n++, p.pts_ns / 1e9, key ? "key" : "   ", p.data[0] & 0x1F,
+               p.size, (p.size - 1) * 8.0 / (double)tokens);
+        total += p.size;
+    }
+    printf("  %d packets, %d GOPs, %" PRIu64 " bytes, %.3f bits/token (raw %d)\n", n, gops, total,
+           n ? (total - (uint64_t)n) * 8.0 / ((double)n * tokens) : 0.0, h->lfq_bits);
+    return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL, *model_arg = NULL;
+    int force = 0, verify = 0, info = 0, threads = 0;
+    long max_frames = -1;
+    double ss = 0;
+    static const struct option lo[] = {
+        { "force", no_argument, 0, 'f' },         { "verify", no_argument, 0, 'v' },
+        { "info", no_argument, 0, 'I' },          { "frames", required_argument, 0, 'F' },
+        { "threads", required_argument, 0, 'T' }, { "ss", required_argument, 0, 's' },
+        { "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
+    };
+    int c;
+    /* accept ffmpeg's single-dash -ss */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-ss"))
+            argv[i] = "--ss";
+    while ((c = getopt_long(argc, argv, "i:o:m:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'i': in = optarg; break;
+        case 'o': out = optarg; break;
+        case 'm': model_arg = optarg; break;
+        case 'f': force = 1; break;
+        case 'v': verify = 1; break;
+        case 'I': info = 1; break;
+        case 'F': max_frames = atol(optarg); break;
+        case 'T': threads = atoi(optarg); break;
+        case 's': ss = atof(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!in || optind != argc || ss < 0 || threads < 0 || (!out && !verify && !info)) {
+        usage(stderr);
+        return 2;
+    }
+    char err[512], path[1024];
+    MkvReader *r;
+    if (mkv_reader_open(&r, in, err, sizeof(err)) < 0) {
+        fprintf(stderr, "argdec: %s: %s\n", in, err);
+        return 1;
+    }
+    const MkvTrack *vt = mkv_reader_find_track(r, MKV_TRACK_VIDEO);
+    ArgSeqHeader h;
+    if (!vt || strcmp(vt->codec_id, "V_ARG") != 0) {
+        fprintf(stderr, "argdec: %s: no ARG video track (CodecID V_ARG)\n", in);
+        mkv_reader_close(r);
+        return 1;
+    }
+    if (arg_seq_parse(&h, vt->codec_private, vt->codec_private_size, err, sizeof(err)) < 0) {
+        fprintf(stderr, "argdec: %s: %s\n", in, err);
+        mkv_reader_close(r);
+        return 1;
+    }
+    if (info) {
+        int rc = info_mode(r, &h);
+        mkv_reader_close(r);
+        return rc;
+    }
+    const char *want = model_arg ? model_arg : h.model_name;
+    if (!want[0] || model_find(want, path, sizeof(path)) < 0) {
+        fprintf(stderr, "argdec: model '%s' not found (give it with -m)\n", want);
+        mkv_reader_close(r);
+        return 1;
+    }
+    ArgModel *model = NULL;
+    if (arg_model_load(&model, path, err, sizeof(err)) < 0) {
+        fprintf(stderr, "argdec: %s\n", err);
+        mkv_reader_close(r);
+        return 1;
+    }
+    const ArgModelInfo *mi = arg_model_info(model);
+    int ret = 1, rc;
+    ArgDecoder *dec = NULL;
+    EntCtx ent = { 0 };
+    Y4mWriter *yw = NULL;
+    Y4mImage img = { 0 };
+    uint32_t *tok = NULL, *prev = NULL;
+    XXH3_state_t *ht = XXH3_createState(), *hp = XXH3_createState();
+    if (mi->id != h.model_id && !force) {
+        fprintf(stderr,
+                "argdec: the stream was made with model \"%s\" (%016" PRIx64 ") but %s is \"%s\" (%016" PRIx64
+                "); use the right model or --force\n",
+                h.model_name, h.model_id, path, mi->name, mi->id);
+        goto out;
+    }
+    if (mi->temporal_factor != h.temporal_factor || mi->spatial_factor != h.spatial_factor ||
+        mi->lfq_bits != h.lfq_bits) {
+        fprintf(stderr, "argdec: the model's token structure does not match the stream's\n");
+        goto out;
+    }
+    ArgSettings s;
+    arg_default_settings(&s);
+    s.n_threads = threads;
+    if ((rc = arg_decoder_open(&dec, model, &s, h.width, h.height)) < 0 ||
+        (rc = ent_ctx_init(&ent, h.lfq_bits, (unsigned)h.rate_max)) < 0) {
+        fprintf(stderr, "argdec: cannot set up the decoder: %s\n", strerror(-rc));
+        goto out;
+    }
+    int tw = h.coded_width / h.spatial_factor, th = h.coded_height / h.spatial_factor;
+    size_t n = (size_t)tw * th;
+    tok = malloc(n * sizeof(uint32_t));
+    prev = malloc(n * sizeof(uint32_t));
+    int ychroma = h.chroma == 444 ? Y4M_C444 : h.chroma == 422 ? Y4M_C422 : Y4M_C420JPEG;
+    if (!tok || !prev || !ht || !hp || y4m_image_alloc(&img, h.width, h.height, ychroma) < 0) {
+        fprintf(stderr, "argdec: out of memory\n");
+        goto out;
+    }
+    XXH3_64bits_reset(ht);
+    XXH3_64bits_reset(hp);
+    if (out) {
+        Y4mInfo yi = { h.width, h.height, (int)h.fps_num, (int)h.fps_den, 0, 0, ychroma,
+                       h.range == 2 ? Y4M_RANGE_FULL : Y4M_RANGE_LIMITED };
+        if (y4m_writer_open(&yw, out, &yi, err, sizeof(err)) < 0) {
+            fprintf(stderr, "argdec: %s\n", err);
+            goto out;
+        }
+    }
+    Y4mColor col = { h.matrix == 1 ? Y4M_MATRIX_BT709 : Y4M_MATRIX_BT601, h.range == 2, Y4M_UPSAMPLE_BILINEAR };
+    uint64_t start_ns = (uint64_t)(ss * 1e9);
+    if (ss > 0 && (rc = mkv_seek(r, start_ns)) < 0) {
+        fprintf(stderr, "argdec: cannot seek: %s\n", err);
+        goto out;
+    }
+    MkvPacket p;
+    int have_prev = 0, started = 0;
+    long written = 0;
+    uint64_t picture_ns = 1000000000ull * h.fps_den / h.fps_num;
+    while ((rc = mkv_read_packet(r, &p)) == 0) {
+        if (p.track_type != MKV_TRACK_VIDEO)
+            continue;
+        if (p.size < 1) {
+            fprintf(stderr, "argdec: empty packet at %.3f s\n", p.pts_ns / 1e9);
+            goto out;
+        }
+        int key = (p.data[0] & ARG_PKT_KEY) != 0, npics = p.data[0] & 0x1F;
+        if (p.data[0] & 0x60) {
+            fprintf(stderr, "argdec: packet at %.3f s: reserved bits set\n", p.pts_ns / 1e9);
+            goto out;
+        }
+        if (!started && !key)
+            continue; /* wait for a keyframe */
+        if (key) {
+            ent_ctx_reset(&ent);
+            arg_decoder_reset(dec);
+            have_prev = 0;
+            started = 1;
+        }
+        rc = ent_decode_frame(&ent, p.data + 1, p.size - 1, tw, th, have_prev ? prev : NULL, tok);
+        if (rc < 0) {
+            fprintf(stderr, "argdec: corrupt packet at %.3f s (%s)\n", p.pts_ns / 1e9, strerror(-rc));
+            goto out;
+        }
+        XXH3_64bits_update(ht, tok, n * sizeof(uint32_t)); /* little-endian hosts */
+        ArgTokens t = { tok, NULL, tw, th, 0, npics };
+        if ((rc = arg_decoder_send_tokens(dec, &t)) < 0) {
+            fprintf(stderr, "argdec: packet at %.3f s rejected by the decoder (%s)\n", p.pts_ns / 1e9,
+                    strerror(-rc));
+            goto out;
+        }
+        memcpy(prev, tok, n * sizeof(uint32_t));
+        have_prev = 1;
+        ArgPicture pic;
+        uint64_t pts = p.pts_ns;
+        while (arg_decoder_get_picture(dec, &pic) == 0) {
+            uint64_t this_pts = pts;
+            pts += picture_ns;
+            if (this_pts + 500000 < start_ns)
+                continue; /* before -ss (Matroska times are rounded to 1 ms) */
+            if (max_frames >= 0 && written >= max_frames)
+                continue;
+            y4m_rgb_to_yuv(pic.data, pic.stride, pic.plane_stride, &col, &img);
+            for (int pl = 0; pl < 3; pl++)
+                for (int y = 0; y < img.h[pl]; y++)
+                    XXH3_64bits_update(hp, img.data[pl] + y * img.stride[pl], (size_t)img.w[pl]);
+            if (yw && y4m_writer_write(yw, &img) < 0) {
+                fprintf(stderr, "argdec: %s\n", y4m_writer_error(yw));
+                goto out;
+            }
+            written++;
+        }
+        if (max_frames >= 0 && written >= max_frames)
+            break;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "argdec: %s: %s\n", in, err);
+        goto out;
+    }
+    if (yw) {
+        rc = y4m_writer_close(yw, err, sizeof(err));
+        yw = NULL;
+        if (rc < 0) {
+            fprintf(stderr, "argdec: %s\n", err);
+            goto out;
+        }
+    }
+    if (verify)
+        printf("tokens %016" PRIx64 "\nframes %016" PRIx64 "\npictures %ld\n", (uint64_t)XXH3_64bits_digest(ht),
+               (uint64_t)XXH3_64bits_digest(hp), written);
+    else
+        fprintf(stderr, "argdec: %ld pictures %dx%d\n", written, h.width, h.height);
+    ret = 0;
+out:
+    y4m_writer_abort(yw);
+    y4m_image_free(&img);
+    free(tok);
+    free(prev);
+    XXH3_freeState(ht);
+    XXH3_freeState(hp);
+    ent_ctx_free(&ent);
+    arg_decoder_close(dec);
+    arg_model_free(model);
+    mkv_reader_close(r);
+    return ret;
+}

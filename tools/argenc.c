@@ -1,0 +1,378 @@
+/* argenc: encode a Y4M video into an ARG Matroska file.
+ *
+ *   argenc -i INPUT.y4m|- -o OUT.mkv [-m MODEL | -q N] [-g GOP] [--threads N]
+ *          [--frames N] [--matrix bt601|bt709] [--stats FILE.json] [--quiet]
+ *
+ * Pictures -> tokens (libarg) -> entropy coder -> one Matroska block per
+ * latent frame (spec/bitstream.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "arg/arg.h"
+#include "arg_mkv.h"
+#include "bitstream.h"
+#include "entropy.h"
+#include "modelpath.h"
+#include "y4m.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: argenc -i INPUT.y4m -o OUT.mkv [options]\n"
+            "  -i FILE          Y4M input (8-bit 4:2:0, 4:2:2 or 4:4:4), '-' for stdin\n"
+            "  -o FILE          Matroska output (written atomically)\n"
+            "  -m MODEL         model file or name (see ARG_MODEL_PATH)\n"
+            "  -q N             operating point: the N-th shipped model by token rate (0 = lowest)\n"
+            "  -g N             GOP length in latent frames (default 8; fixed-clip models: one clip)\n"
+            "  --frames N       encode at most N pictures\n"
+            "  --threads N      worker threads (default: all cores)\n"
+            "  --matrix M       bt601 | bt709 colour matrix (default: bt601)\n"
+            "  --stats FILE     write final statistics as JSON\n"
+            "  --quiet          no progress line\n");
+}
+
+typedef struct Enc {
+    ArgModel *model;
+    const ArgModelInfo *mi;
+    ArgEncoder *enc;
+    EntCtx ent;
+    RcBuffer buf;
+    MkvWriter *mkv;
+    ArgSeqHeader seq;
+    uint32_t *prev;
+    int have_prev;
+    int gop_latents, gop_pos;    /* latent frames per GOP, position in the GOP */
+    uint64_t picture;            /* first picture of the next latent frame */
+    uint64_t bytes, latents, bits_raw;
+    double t_model, t_entropy;
+    XXH3_state_t *hash;          /* of the tokens, as argdec --verify computes it */
+} Enc;
+
+static uint64_t pts_of(const Enc *e, uint64_t picture)
+{
+    return picture * 1000000000ull * e->seq.fps_den / e->seq.fps_num;
+}
+
+/* Entropy-code and mux every latent frame the encoder has ready. */
+static int drain(Enc *e)
+{
+    ArgTokens t;
+    while (arg_encoder_get_tokens(e->enc, &t) == 0) {
+        size_t n = (size_t)t.tokens_w * t.tokens_h;
+        int key = e->gop_pos == 0;
+        if (key) {
+            ent_ctx_reset(&e->ent);
+            e->have_prev = 0;
+        }
+        double t0 = now();
+        e->buf.size = 0;
+        if (rc_buffer_reserve(&e->buf, 1) < 0)
+            return -ENOMEM;
+        e->buf.data[e->buf.size++] = arg_pkt_byte(key, t.n_pictures);
+        int64_t sz = ent_encode_frame(&e->ent, t.tokens, t.tokens_w, t.tokens_h,
+                                      e->have_prev ? e->prev : NULL, &e->buf);
+        if (sz < 0)
+            return (int)sz;
+        e->t_entropy += now() - t0;
+        uint64_t pts = pts_of(e, e->picture);
+        uint64_t dur = pts_of(e, e->picture + (uint64_t)t.n_pictures) - pts;
+        int rc = mkv_write_block(e->mkv, MKV_TRACK_VIDEO, pts, dur, key, e->buf.data, e->buf.size);
+        if (rc < 0)
+            return rc;
+        memcpy(e->prev, t.tokens, n * sizeof(uint32_t));
+        XXH3_64bits_update(e->hash, t.tokens, n * sizeof(uint32_t));
+        e->have_prev = 1;
+        e->picture += (uint64_t)t.n_pictures;
+        e->bytes += e->buf.size;
+        e->latents++;
+        e->bits_raw += (uint64_t)n * (uint64_t)e->mi->lfq_bits;
+        if (++e->gop_pos == e->gop_latents)
+            e->gop_pos = 0;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL, *model_arg = NULL, *stats = NULL;
+    int q = -1, gop = 8, threads = 0, quiet = 0, matrix = Y4M_MATRIX_BT601;
+    long max_frames = -1;
+    static const struct option lo[] = {
+        { "frames", required_argument, 0, 'F' }, { "threads", required_argument, 0, 'T' },
+        { "matrix", required_argument, 0, 'M' }, { "stats", required_argument, 0, 'S' },
+        { "quiet", no_argument, 0, 'Q' },        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "i:o:m:q:g:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'i': in = optarg; break;
+        case 'o': out = optarg; break;
+        case 'm': model_arg = optarg; break;
+        case 'q': q = atoi(optarg); break;
+        case 'g': gop = atoi(optarg); break;
+        case 'F': max_frames = atol(optarg); break;
+        case 'T': threads = atoi(optarg); break;
+        case 'S': stats = optarg; break;
+        case 'Q': quiet = 1; break;
+        case 'M':
+            if (!strcmp(optarg, "bt601")) matrix = Y4M_MATRIX_BT601;
+            else if (!strcmp(optarg, "bt709")) matrix = Y4M_MATRIX_BT709;
+            else { fprintf(stderr, "argenc: unknown --matrix '%s'\n", optarg); return 2; }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!in || !out || optind != argc || gop < 1 || gop > 65535 || threads < 0) {
+        usage(stderr);
+        return 2;
+    }
+    char err[512], path[1024];
+    /* model: -m, -q, or the default */
+    if (model_arg) {
+        if (model_find(model_arg, path, sizeof(path)) < 0) {
+            fprintf(stderr, "argenc: model '%s' not found (searched ARG_MODEL_PATH, the data folder, models/)\n", model_arg);
+            return 1;
+        }
+    } else {
+        static char list[32][1024];
+        int n = model_list(list, 32);
+        if (n == 0) {
+            fprintf(stderr, "argenc: no shipped model found; give one with -m MODEL.safetensors\n");
+            return 1;
+        }
+        /* order the operating points by raw token rate */
+        double rate[32];
+        for (int i = 0; i < n; i++) {
+            ArgModel *m;
+            rate[i] = 1e30;
+            if (arg_model_load(&m, list[i], NULL, 0) == 0) {
+                const ArgModelInfo *mi = arg_model_info(m);
+                rate[i] = (double)mi->lfq_bits / ((double)mi->temporal_factor * mi->spatial_factor * mi->spatial_factor);
+                arg_model_free(m);
+            }
+        }
+        for (int i = 0; i < n; i++)
+            for (int k = i + 1; k < n; k++)
+                if (rate[k] < rate[i]) {
+                    double r = rate[i];
+                    rate[i] = rate[k];
+                    rate[k] = r;
+                    char tmp[1024];
+                    memcpy(tmp, list[i], 1024);
+                    memcpy(list[i], list[k], 1024);
+                    memcpy(list[k], tmp, 1024);
+                }
+        int pick = q < 0 ? (n - 1) / 2 : q;
+        if (pick >= n) {
+            fprintf(stderr, "argenc: -q %d: only %d operating points (0..%d)\n", q, n, n - 1);
+            return 1;
+        }
+        snprintf(path, sizeof(path), "%s", list[pick]);
+    }
+    Enc e;
+    memset(&e, 0, sizeof(e));
+    int rc = arg_model_load(&e.model, path, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "argenc: %s\n", err);
+        return 1;
+    }
+    e.mi = arg_model_info(e.model);
+    e.hash = XXH3_createState();
+    if (!e.hash || XXH3_64bits_reset(e.hash) != XXH_OK) {
+        fprintf(stderr, "argenc: out of memory\n");
+        arg_model_free(e.model);
+        return 1;
+    }
+    Y4mReader *yr;
+    if (y4m_reader_open(&yr, in, err, sizeof(err)) < 0) {
+        fprintf(stderr, "argenc: %s\n", err);
+        arg_model_free(e.model);
+        return 1;
+    }
+    const Y4mInfo *yi = y4m_reader_info(yr);
+    int W = yi->width, H = yi->height, fs = e.mi->spatial_factor, ft = e.mi->temporal_factor;
+    ArgSettings s;
+    arg_default_settings(&s);
+    s.n_threads = threads;
+    int ret = 1;
+    Y4mImage img = { 0 };
+    float *rgb = NULL;
+    if ((rc = arg_encoder_open(&e.enc, e.model, &s, W, H)) < 0) {
+        fprintf(stderr, "argenc: cannot open the encoder for %dx%d: %s\n", W, H, strerror(-rc));
+        goto out;
+    }
+    e.gop_latents = e.mi->clip_frames ? 1 + (e.mi->clip_frames - 1) / ft : gop;
+    int gop_pictures = 1 + (e.gop_latents - 1) * ft;
+    /* sequence header */
+    ArgSeqHeader *h = &e.seq;
+    h->model_id = e.mi->id;
+    snprintf(h->model_name, sizeof(h->model_name), "%.32s", e.mi->name);
+    h->width = W;
+    h->height = H;
+    h->coded_width = (W + fs - 1) / fs * fs;
+    h->coded_height = (H + fs - 1) / fs * fs;
+    h->fps_num = (uint32_t)yi->fps_num;
+    h->fps_den = (uint32_t)yi->fps_den;
+    h->temporal_factor = ft;
+    h->spatial_factor = fs;
+    h->lfq_bits = e.mi->lfq_bits;
+    h->matrix = matrix == Y4M_MATRIX_BT709 ? 1 : 6;
+    h->primaries = matrix == Y4M_MATRIX_BT709 ? 1 : 6;
+    h->transfer = matrix == Y4M_MATRIX_BT709 ? 1 : 6;
+    int full = yi->range == Y4M_RANGE_FULL;
+    h->range = full ? 2 : 1;
+    h->chroma = yi->chroma == Y4M_C444 ? 444 : yi->chroma == Y4M_C422 ? 422 : 420;
+    h->gop_latents = e.gop_latents;
+    h->coder = ARG_CODER_RANGE_V1;
+    h->rate_max = ENT_RATE_MAX_DEFAULT;
+    uint8_t seqbuf[ARG_SEQ_SIZE];
+    if (arg_seq_write(h, seqbuf) < 0) {
+        fprintf(stderr, "argenc: cannot describe this stream in a sequence header (size %dx%d?)\n", W, H);
+        goto out;
+    }
+    if (ent_ctx_init(&e.ent, e.mi->lfq_bits, (unsigned)h->rate_max) < 0)
+        goto out;
+    e.prev = calloc((size_t)(h->coded_width / fs) * (h->coded_height / fs), sizeof(uint32_t));
+    rgb = malloc((size_t)3 * W * H * sizeof(float));
+    if (!e.prev || !rgb || y4m_image_alloc(&img, W, H, yi->chroma) < 0) {
+        fprintf(stderr, "argenc: out of memory\n");
+        goto out;
+    }
+    MkvVideoInfo vi = { h->coded_width, h->coded_height, W, H, 0, h->matrix, h->range, h->primaries,
+                        h->transfer, seqbuf, sizeof(seqbuf) };
+    vi.default_duration_ns = (uint64_t)ft * 1000000000ull * h->fps_den / h->fps_num;
+    char settings[256];
+    snprintf(settings, sizeof(settings), "gop=%d threads=%d model=%.180s", e.gop_latents, threads, path);
+    char idhex[17];
+    snprintf(idhex, sizeof(idhex), "%016" PRIx64, e.mi->id);
+    MkvTag tags[4] = { { "ENCODER", "argenc " }, { "ENCODER_SETTINGS", settings },
+                       { "ARG_MODEL", e.mi->name[0] ? e.mi->name : "(unnamed)" }, { "ARG_MODEL_ID", idhex } };
+    char encname[64];
+    snprintf(encname, sizeof(encname), "argenc %s", arg_version());
+    tags[0].value = encname;
+    if (mkv_writer_open(&e.mkv, out, &vi, NULL, tags, 4, err, sizeof(err)) < 0) {
+        fprintf(stderr, "argenc: %s\n", err);
+        goto out;
+    }
+    Y4mColor col = { matrix, full, Y4M_UPSAMPLE_BILINEAR };
+    double t_start = now();
+    long frames = 0;
+    int tty = !quiet && isatty(2);
+    for (;;) {
+        if (max_frames >= 0 && frames >= max_frames)
+            break;
+        int r = y4m_reader_read(yr, &img);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            fprintf(stderr, "argenc: %s\n", y4m_reader_error(yr));
+            goto fail;
+        }
+        y4m_yuv_to_rgb(&img, &col, rgb, W, (ptrdiff_t)W * H);
+        ArgPicture pic = { rgb, W, H, W, (ptrdiff_t)W * H };
+        double t0 = now();
+        rc = arg_encoder_send_picture(e.enc, &pic);
+        if (rc == -EAGAIN) {
+            if ((rc = drain(&e)) < 0)
+                goto fail_rc;
+            rc = arg_encoder_send_picture(e.enc, &pic);
+        }
+        if (rc < 0)
+            goto fail_rc;
+        frames++;
+        e.t_model += now() - t0;
+        if ((rc = drain(&e)) < 0)
+            goto fail_rc;
+        if (frames % gop_pictures == 0 && !e.mi->clip_frames &&
+            (rc = arg_encoder_flush(e.enc)) < 0) /* end of GOP: the next picture starts a keyframe */
+            goto fail_rc;
+        if (tty && frames % 4 == 0) {
+            double el = now() - t_start;
+            fprintf(stderr, "\rframe %ld  %.2f fps  %.1f kbps", frames, frames / el,
+                    e.bytes * 8.0 / 1000.0 / ((double)e.picture * h->fps_den / h->fps_num + 1e-9));
+        }
+    }
+    double t0 = now();
+    if ((rc = arg_encoder_flush(e.enc)) < 0)
+        goto fail_rc;
+    e.t_model += now() - t0;
+    if ((rc = drain(&e)) < 0)
+        goto fail_rc;
+    if (tty)
+        fprintf(stderr, "\r%60s\r", "");
+    if (frames == 0) {
+        fprintf(stderr, "argenc: the input has no pictures\n");
+        goto fail;
+    }
+    h->frame_count = (uint32_t)frames;
+    arg_seq_write(h, seqbuf);
+    mkv_writer_set_video_private(e.mkv, seqbuf, sizeof(seqbuf));
+    rc = mkv_writer_close(e.mkv, 1);
+    e.mkv = NULL;
+    if (rc < 0) {
+        fprintf(stderr, "argenc: %s\n", err);
+        goto out;
+    }
+    double secs = (double)frames * h->fps_den / h->fps_num, el = now() - t_start;
+    double bpt = e.bytes * 8.0 / ((double)e.bits_raw / e.mi->lfq_bits);
+    printf("argenc: %s -> %s\n", in, out);
+    printf("  model %s (%016" PRIx64 "), %dx%d, %ld pictures, %" PRIu64 " latent frames, GOP %d\n",
+           e.mi->name, e.mi->id, W, H, frames, e.latents, e.gop_latents);
+    printf("  %" PRIu64 " bytes of video: %.2f kbit/s, %.4f bpp, %.3f bits/token (raw %d, %.1f%% saved)\n",
+           e.bytes, e.bytes * 8 / 1000.0 / secs, e.bytes * 8.0 / ((double)frames * W * H), bpt,
+           e.mi->lfq_bits, 100.0 * (1 - bpt / e.mi->lfq_bits));
+    printf("  %.2f fps (%.1f s; tokenizer %.1f s, entropy coder %.2f s)\n", frames / el, el, e.t_model,
+           e.t_entropy);
+    printf("tokens %016" PRIx64 "\n", (uint64_t)XXH3_64bits_digest(e.hash));
+    if (stats) {
+        FILE *f = fopen(stats, "w");
+        if (f) {
+            fprintf(f,
+                    "{\"input\": \"%s\", \"output\": \"%s\", \"model\": \"%s\", \"model_id\": \"%016" PRIx64 "\",\n"
+                    " \"width\": %d, \"height\": %d, \"pictures\": %ld, \"latent_frames\": %" PRIu64 ",\n"
+                    " \"gop_latents\": %d, \"video_bytes\": %" PRIu64 ", \"kbps\": %.3f, \"bpp\": %.6f,\n"
+                    " \"bits_per_token\": %.4f, \"raw_bits_per_token\": %d, \"fps\": %.3f}\n",
+                    in, out, e.mi->name, e.mi->id, W, H, frames, e.latents, e.gop_latents, e.bytes,
+                    e.bytes * 8 / 1000.0 / secs, e.bytes * 8.0 / ((double)frames * W * H), bpt,
+                    e.mi->lfq_bits, frames / el);
+            fclose(f);
+        }
+    }
+    ret = 0;
+    goto out;
+fail_rc:
+    fprintf(stderr, "argenc: encoding failed: %s\n", strerror(rc < 0 ? -rc : rc));
+fail:
+    if (e.mkv)
+        mkv_writer_close(e.mkv, 0);
+    e.mkv = NULL;
+out:
+    if (e.mkv)
+        mkv_writer_close(e.mkv, 0);
+    y4m_image_free(&img);
+    free(rgb);
+    free(e.prev);
+    rc_buffer_free(&e.buf);
+    ent_ctx_free(&e.ent);
+    arg_encoder_close(e.enc);
+    y4m_reader_close(yr);
+    arg_model_free(e.model);
+    XXH3_freeState(e.hash);
+    return ret;
+}

@@ -1,0 +1,95 @@
+#include "modelpath.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifndef ARG_MODEL_DIR_INSTALLED
+#define ARG_MODEL_DIR_INSTALLED "/usr/local/share/arg/models"
+#endif
+#ifndef ARG_MODEL_DIR_SOURCE
+#define ARG_MODEL_DIR_SOURCE "models"
+#endif
+
+static int folders(char dirs[][1024], int max)
+{
+    int n = 0;
+    const char *env = getenv("ARG_MODEL_PATH");
+    while (env && *env && n < max - 2) {
+        const char *c = strchr(env, ':');
+        size_t len = c ? (size_t)(c - env) : strlen(env);
+        if (len && len < 1024) {
+            memcpy(dirs[n], env, len);
+            dirs[n++][len] = 0;
+        }
+        env = c ? c + 1 : NULL;
+    }
+    snprintf(dirs[n++], 1024, "%s", ARG_MODEL_DIR_INSTALLED);
+    snprintf(dirs[n++], 1024, "%s", ARG_MODEL_DIR_SOURCE);
+    return n;
+}
+
+static int is_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int model_find(const char *name, char *out, size_t outlen)
+{
+    if (strchr(name, '/') || strstr(name, ".safetensors")) {
+        if (!is_file(name))
+            return -ENOENT;
+        snprintf(out, outlen, "%s", name);
+        return 0;
+    }
+    char dirs[18][1024];
+    int n = folders(dirs, 18);
+    for (int i = 0; i < n; i++) {
+        char p[2100];
+        snprintf(p, sizeof(p), "%.1000s/%.255s.safetensors", dirs[i], name);
+        if (is_file(p) && strlen(p) < outlen) {
+            snprintf(out, outlen, "%s", p);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+static int cmp_base(const void *a, const void *b)
+{
+    const char *x = strrchr((const char *)a, '/'), *y = strrchr((const char *)b, '/');
+    return strcmp(x ? x + 1 : a, y ? y + 1 : b);
+}
+
+int model_list(char (*paths)[1024], int max)
+{
+    char dirs[18][1024];
+    int nd = folders(dirs, 18), n = 0;
+    for (int i = 0; i < nd && n < max; i++) {
+        DIR *d = opendir(dirs[i]);
+        if (!d)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d)) && n < max) {
+            size_t l = strlen(e->d_name);
+            if (l < 13 || strcmp(e->d_name + l - 12, ".safetensors"))
+                continue;
+            int dup = 0;
+            for (int k = 0; k < n; k++) {
+                const char *b = strrchr(paths[k], '/');
+                dup |= !strcmp(b ? b + 1 : paths[k], e->d_name);
+            }
+            char p[2100];
+            snprintf(p, sizeof(p), "%.1000s/%.255s", dirs[i], e->d_name);
+            if (!dup && is_file(p) && strlen(p) < 1024)
+                snprintf(paths[n++], 1024, "%s", p);
+        }
+        closedir(d);
+    }
+    qsort(paths, (size_t)n, sizeof(paths[0]), cmp_base);
+    return n;
+}
