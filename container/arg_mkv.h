@@ -53,6 +53,8 @@ int mkv_writer_open(MkvWriter **out, const char *path, const MkvVideoInfo *video
  * block (0 = the track default). */
 int mkv_write_block(MkvWriter *w, int track_type, uint64_t pts_ns, uint64_t duration_ns,
                     int keyframe, const uint8_t *data, size_t size);
+/* Add a global tag (written at close), e.g. a figure known only at the end. */
+int mkv_writer_add_tag(MkvWriter *w, const char *name, const char *value);
 /* Replace the video CodecPrivate (same size as at open) before closing, e.g.
  * to record the final frame count; the Tracks element is rewritten in place. */
 int mkv_writer_set_video_private(MkvWriter *w, const uint8_t *data, size_t size);

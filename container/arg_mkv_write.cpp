@@ -259,6 +259,14 @@ extern "C" int mkv_write_block(MkvWriter *w, int track_type, uint64_t pts_ns, ui
     return 0;
 }
 
+extern "C" int mkv_writer_add_tag(MkvWriter *w, const char *name, const char *value)
+{
+    if (!w || !name || !value || w->failed)
+        return -EINVAL;
+    w->tags.emplace_back(name, value);
+    return 0;
+}
+
 extern "C" int mkv_writer_set_video_private(MkvWriter *w, const uint8_t *data, size_t size)
 {
     if (!w || !data || w->failed)

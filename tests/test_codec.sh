@@ -78,5 +78,26 @@ for off in 300 600 900 1200; do
     "$tools/argdec" -i "$work/bad.mkv" -m "$model" --verify >/dev/null 2>&1; rc=$?
     check "corrupted at $off: exit $rc is not a crash" '[ $rc -lt 128 ]'
 done
+# audio: a 0.92 s tone (the clip is 23 pictures at 25 fps) coded to Opus and back
+ffmpeg -v error -y -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=0.92" -ac 2 "$work/tone.wav"
+"$tools/argenc" -i "$work/clip420.y4m" -i "$work/tone.wav" -b:a 96k -o "$work/av.mkv" -m "$model" --quiet >/dev/null \
+    || ko "argenc with audio"
+"$tools/argdec" -i "$work/av.mkv" -m "$model" -o "$work/av.y4m" --audio "$work/av.wav" 2>/dev/null || ko "argdec --audio"
+"$py" - "$work/tone.wav" "$work/av.wav" <<'PY' && ok || ko "decoded audio: length or SNR"
+import math, struct, sys, wave
+a, b = wave.open(sys.argv[1]), wave.open(sys.argv[2])
+na, nb = a.getnframes(), b.getnframes()
+x = struct.unpack('<%dh' % (na * 2), a.readframes(na))
+y = struct.unpack('<%dh' % (nb * 2), b.readframes(nb))
+err = sum((p - q) ** 2 for p, q in zip(x, y)) / len(x)
+snr = 10 * math.log10(sum(v * v for v in x) / len(x) / max(err, 1e-9))
+print("audio: %d -> %d samples, SNR %.1f dB" % (na, nb, snr))
+sys.exit(0 if na == nb and snr > 20 else 1)
+PY
+check "video frames kept with audio" '[ "$(grep -c FRAME "$work/av.y4m")" = 23 ]'
+check "ffmpeg decodes the Opus track" 'ffmpeg -v error -y -i "$work/av.mkv" -map 0:a -f wav "$work/av_ff.wav"'
+check "ffprobe sees opus and the ARG track" '[ "$(ffprobe -v error -show_entries stream=codec_type -of csv=p=0 "$work/av.mkv" | sort | tr "\n" " ")" = "audio video " ]'
+d=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$work/av.mkv")
+check "A/V duration 0.92 s (got $d)" 'echo "$d" | grep -q "^0\.9[12]"'
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -16,12 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
+#include <opus/opus.h>
 
 #include "arg/arg.h"
 #include "arg_mkv.h"
 #include "bitstream.h"
 #include "entropy.h"
 #include "modelpath.h"
+#include "wav.h"
 #include "y4m.h"
 
 static void usage(FILE *f)
@@ -30,6 +32,7 @@ static void usage(FILE *f)
             "usage: argdec -i IN.mkv [-o OUT.y4m] [options]\n"
             "  -i FILE        ARG Matroska input\n"
             "  -o FILE        Y4M output ('-' for stdout; written atomically)\n"
+            "  --audio FILE   decode the Opus track to a 16-bit 48 kHz WAV (written atomically)\n"
             "  -m MODEL       model file or name (default: the stream's model name)\n"
             "  --force        decode even if the model ID differs from the stream's\n"
             "  -ss SECONDS    start at this time (decoding from the GOP that holds it)\n"
@@ -78,7 +81,7 @@ static int info_mode(MkvReader *r, const ArgSeqHeader *h)
 
 int main(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL, *model_arg = NULL;
+    const char *in = NULL, *out = NULL, *model_arg = NULL, *audio_out = NULL;
     int force = 0, verify = 0, info = 0, threads = 0;
     long max_frames = -1;
     double ss = 0;
@@ -86,7 +89,8 @@ int main(int argc, char **argv)
         { "force", no_argument, 0, 'f' },         { "verify", no_argument, 0, 'v' },
         { "info", no_argument, 0, 'I' },          { "frames", required_argument, 0, 'F' },
         { "threads", required_argument, 0, 'T' }, { "ss", required_argument, 0, 's' },
-        { "help", no_argument, 0, 'h' },          { 0, 0, 0, 0 },
+        { "help", no_argument, 0, 'h' },          { "audio", required_argument, 0, 'A' },
+        { 0, 0, 0, 0 },
     };
     int c;
     /* accept ffmpeg's single-dash -ss */
@@ -104,11 +108,12 @@ int main(int argc, char **argv)
         case 'F': max_frames = atol(optarg); break;
         case 'T': threads = atoi(optarg); break;
         case 's': ss = atof(optarg); break;
+        case 'A': audio_out = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!in || optind != argc || ss < 0 || threads < 0 || (!out && !verify && !info)) {
+    if (!in || optind != argc || ss < 0 || threads < 0 || (!out && !verify && !info && !audio_out)) {
         usage(stderr);
         return 2;
     }
@@ -155,6 +160,12 @@ int main(int argc, char **argv)
     Y4mImage img = { 0 };
     uint32_t *tok = NULL, *prev = NULL;
     XXH3_state_t *ht = XXH3_createState(), *hp = XXH3_createState();
+    OpusDecoder *od = NULL;
+    WavWriter *ww = NULL;
+    float *apcm = NULL;
+    int ach = 0;
+    int64_t askip = 0;           /* 48 kHz samples still to drop (pre-skip) */
+    int64_t aleft = -1;          /* 48 kHz samples still to write (-1: all) */
     if (mi->id != h.model_id && !force) {
         fprintf(stderr,
                 "argdec: the stream was made with model \"%s\" (%016" PRIx64 ") but %s is \"%s\" (%016" PRIx64
@@ -194,6 +205,28 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (audio_out) {
+        const MkvTrack *at = mkv_reader_find_track(r, MKV_TRACK_AUDIO);
+        if (!at || strcmp(at->codec_id, "A_OPUS") || at->codec_private_size < 19 ||
+            memcmp(at->codec_private, "OpusHead", 8) || at->codec_private[9] < 1 || at->codec_private[9] > 2) {
+            fprintf(stderr, "argdec: %s has no usable Opus audio track\n", in);
+            goto out;
+        }
+        ach = at->codec_private[9];
+        askip = at->codec_private[10] | at->codec_private[11] << 8;
+        const char *ns = mkv_reader_tag(r, "ARG_AUDIO_SAMPLES"), *nr = mkv_reader_tag(r, "ARG_AUDIO_RATE");
+        if (ns && nr && atoll(nr) > 0)
+            aleft = (int64_t)(strtoull(ns, NULL, 10) * 48000ull / strtoull(nr, NULL, 10));
+        int oerr;
+        od = opus_decoder_create(48000, ach, &oerr);
+        apcm = malloc((size_t)5760 * ach * sizeof(float));
+        if (!od || !apcm || wav_writer_open(&ww, audio_out, 48000, ach, err, sizeof(err)) < 0) {
+            fprintf(stderr, "argdec: cannot set up the audio output: %s\n", err);
+            goto out;
+        }
+        if (ss > 0)
+            fprintf(stderr, "argdec: note: with -ss the audio is still decoded from the start\n");
+    }
     Y4mColor col = { h.matrix == 1 ? Y4M_MATRIX_BT709 : Y4M_MATRIX_BT601, h.range == 2, Y4M_UPSAMPLE_BILINEAR };
     uint64_t start_ns = (uint64_t)(ss * 1e9);
     if (ss > 0 && (rc = mkv_seek(r, start_ns)) < 0) {
@@ -205,7 +238,31 @@ int main(int argc, char **argv)
     long written = 0;
     uint64_t picture_ns = 1000000000ull * h.fps_den / h.fps_num;
     while ((rc = mkv_read_packet(r, &p)) == 0) {
+        if (p.track_type == MKV_TRACK_AUDIO && od) {
+            int an = opus_decode_float(od, p.data, (opus_int32)p.size, apcm, 5760, 0);
+            if (an < 0) {
+                fprintf(stderr, "argdec: corrupt Opus packet at %.3f s\n", p.pts_ns / 1e9);
+                goto out;
+            }
+            int from = 0;
+            if (askip > 0) {
+                from = askip < an ? (int)askip : an;
+                askip -= from;
+            }
+            int64_t k = an - from;
+            if (aleft >= 0 && k > aleft)
+                k = aleft;
+            if (k > 0 && wav_writer_write(ww, apcm + (size_t)from * ach, (long)k) < 0) {
+                fprintf(stderr, "argdec: cannot write %s\n", audio_out);
+                goto out;
+            }
+            if (aleft >= 0)
+                aleft -= k;
+            continue;
+        }
         if (p.track_type != MKV_TRACK_VIDEO)
+            continue;
+        if (!out && !verify)
             continue;
         if (p.size < 1) {
             fprintf(stderr, "argdec: empty packet at %.3f s\n", p.pts_ns / 1e9);
@@ -257,7 +314,7 @@ int main(int argc, char **argv)
             }
             written++;
         }
-        if (max_frames >= 0 && written >= max_frames)
+        if (max_frames >= 0 && written >= max_frames && !od)
             break;
     }
     if (rc < 0) {
@@ -272,6 +329,14 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (ww) {
+        rc = wav_writer_close(ww, 1);
+        ww = NULL;
+        if (rc < 0) {
+            fprintf(stderr, "argdec: cannot finish %s\n", audio_out);
+            goto out;
+        }
+    }
     if (verify)
         printf("tokens %016" PRIx64 "\nframes %016" PRIx64 "\npictures %ld\n", (uint64_t)XXH3_64bits_digest(ht),
                (uint64_t)XXH3_64bits_digest(hp), written);
@@ -279,6 +344,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "argdec: %ld pictures %dx%d\n", written, h.width, h.height);
     ret = 0;
 out:
+    if (ww)
+        wav_writer_close(ww, 0);
+    if (od)
+        opus_decoder_destroy(od);
+    free(apcm);
     y4m_writer_abort(yw);
     y4m_image_free(&img);
     free(tok);

@@ -14,12 +14,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
+#include <opus/opus.h>
 
 #include "arg/arg.h"
 #include "arg_mkv.h"
 #include "bitstream.h"
 #include "entropy.h"
 #include "modelpath.h"
+#include "wav.h"
 #include "y4m.h"
 
 static double now(void)
@@ -34,6 +36,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: argenc -i INPUT.y4m -o OUT.mkv [options]\n"
             "  -i FILE          Y4M input (8-bit 4:2:0, 4:2:2 or 4:4:4), '-' for stdin\n"
+            "  -i AUDIO.wav     a second -i: PCM WAV audio, coded to Opus (8/12/16/24/48 kHz, 1-2 channels)\n"
+            "  -b:a RATE        Opus bit rate, e.g. 64k (default 64k)\n"
             "  -o FILE          Matroska output (written atomically)\n"
             "  -m MODEL         model file or name (see ARG_MODEL_PATH)\n"
             "  -q N             operating point: the N-th shipped model by token rate (0 = lowest)\n"
@@ -60,7 +64,51 @@ typedef struct Enc {
     uint64_t bytes, latents, bits_raw;
     double t_model, t_entropy;
     XXH3_state_t *hash;          /* of the tokens, as argdec --verify computes it */
+    /* audio */
+    WavReader *wav;
+    OpusEncoder *opus;
+    int arate, ach, aframe;      /* sample rate, channels, samples per Opus frame */
+    uint64_t asamples;           /* input sample frames coded so far */
+    uint64_t ain;                /* input sample frames read */
+    int aeof;
+    float *apcm;
+    uint8_t apkt[4000];
+    uint64_t abytes;
+    int alook;                   /* encoder lookahead, input samples */
+    int ain_done;                /* the WAV is exhausted */
 } Enc;
+
+/* Code and mux audio frames that start before limit_ns (all when ~0). */
+static int audio_until(Enc *e, uint64_t limit_ns)
+{
+    while (e->opus && !e->aeof) {
+        uint64_t pts = e->asamples * 1000000000ull / (uint64_t)e->arate;
+        if (pts >= limit_ns)
+            return 0;
+        long got = e->ain_done ? 0 : wav_reader_read(e->wav, e->apcm, e->aframe);
+        if (got < 0)
+            return (int)got;
+        if (got < e->aframe)
+            e->ain_done = 1;
+        e->ain += (uint64_t)got;
+        /* after the input, code silence until the lookahead is flushed out */
+        if (got == 0 && e->asamples >= e->ain + (uint64_t)e->alook) {
+            e->aeof = 1;
+            break;
+        }
+        if (got < e->aframe) /* pad with silence */
+            memset(e->apcm + (size_t)got * e->ach, 0, (size_t)(e->aframe - got) * e->ach * sizeof(float));
+        int n = opus_encode_float(e->opus, e->apcm, e->aframe, e->apkt, sizeof(e->apkt));
+        if (n < 0)
+            return -EIO;
+        int rc = mkv_write_block(e->mkv, MKV_TRACK_AUDIO, pts, 0, 1, e->apkt, (size_t)n);
+        if (rc < 0)
+            return rc;
+        e->abytes += (uint64_t)n;
+        e->asamples += (uint64_t)e->aframe;
+    }
+    return 0;
+}
 
 static uint64_t pts_of(const Enc *e, uint64_t picture)
 {
@@ -90,7 +138,10 @@ static int drain(Enc *e)
         e->t_entropy += now() - t0;
         uint64_t pts = pts_of(e, e->picture);
         uint64_t dur = pts_of(e, e->picture + (uint64_t)t.n_pictures) - pts;
-        int rc = mkv_write_block(e->mkv, MKV_TRACK_VIDEO, pts, dur, key, e->buf.data, e->buf.size);
+        int rc = audio_until(e, pts);
+        if (rc < 0)
+            return rc;
+        rc = mkv_write_block(e->mkv, MKV_TRACK_VIDEO, pts, dur, key, e->buf.data, e->buf.size);
         if (rc < 0)
             return rc;
         memcpy(e->prev, t.tokens, n * sizeof(uint32_t));
@@ -108,7 +159,8 @@ static int drain(Enc *e)
 
 int main(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL, *model_arg = NULL, *stats = NULL;
+    const char *in = NULL, *audio_in = NULL, *out = NULL, *model_arg = NULL, *stats = NULL;
+    int abitrate = 64000;
     int q = -1, gop = 8, threads = 0, quiet = 0, matrix = Y4M_MATRIX_BT601;
     long max_frames = -1;
     static const struct option lo[] = {
@@ -118,9 +170,24 @@ int main(int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "i:o:m:q:g:h", lo, NULL)) != -1) {
+    for (int i = 1; i < argc; i++) /* ffmpeg spelling */
+        if (!strcmp(argv[i], "-b:a"))
+            argv[i] = "-b";
+    while ((c = getopt_long(argc, argv, "i:o:m:q:g:b:h", lo, NULL)) != -1) {
         switch (c) {
-        case 'i': in = optarg; break;
+        case 'i':
+            if (!in) in = optarg;
+            else if (!audio_in) audio_in = optarg;
+            else { fprintf(stderr, "argenc: at most two inputs (video, then audio)\n"); return 2; }
+            break;
+        case 'b': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end == 'k' || *end == 'K') v *= 1000, end++;
+            if (*end || v < 6000 || v > 510000) { fprintf(stderr, "argenc: -b:a wants 6k..510k\n"); return 2; }
+            abitrate = (int)v;
+            break;
+        }
         case 'o': out = optarg; break;
         case 'm': model_arg = optarg; break;
         case 'q': q = atoi(optarg); break;
@@ -254,6 +321,52 @@ int main(int argc, char **argv)
         fprintf(stderr, "argenc: out of memory\n");
         goto out;
     }
+    uint8_t opushead[19];
+    MkvAudioInfo ai;
+    if (audio_in) {
+        if (wav_reader_open(&e.wav, audio_in, err, sizeof(err)) < 0) {
+            fprintf(stderr, "argenc: %s\n", err);
+            goto out;
+        }
+        const WavInfo *wi = wav_reader_info(e.wav);
+        e.arate = wi->sample_rate;
+        e.ach = wi->channels;
+        if ((e.arate != 48000 && e.arate != 24000 && e.arate != 16000 && e.arate != 12000 && e.arate != 8000) ||
+            e.ach > 2) {
+            fprintf(stderr, "argenc: %s: Opus takes 8, 12, 16, 24 or 48 kHz and 1-2 channels (got %d Hz, %d ch); "
+                    "resample first, e.g. ffmpeg -i IN -ar 48000 -ac 2 OUT.wav\n", audio_in, e.arate, e.ach);
+            goto out;
+        }
+        int oerr;
+        e.opus = opus_encoder_create(e.arate, e.ach, OPUS_APPLICATION_AUDIO, &oerr);
+        e.aframe = e.arate / 50;
+        e.apcm = malloc((size_t)e.aframe * e.ach * sizeof(float));
+        if (!e.opus || !e.apcm) {
+            fprintf(stderr, "argenc: cannot set up the Opus encoder\n");
+            goto out;
+        }
+        opus_encoder_ctl(e.opus, OPUS_SET_BITRATE(abitrate));
+        opus_int32 lookahead = 0;
+        opus_encoder_ctl(e.opus, OPUS_GET_LOOKAHEAD(&lookahead));
+        e.alook = (int)lookahead;
+        /* pre-skip is counted at 48 kHz */
+        int preskip = (int)((int64_t)lookahead * 48000 / e.arate);
+        memcpy(opushead, "OpusHead", 8);
+        opushead[8] = 1;
+        opushead[9] = (uint8_t)e.ach;
+        opushead[10] = (uint8_t)(preskip & 0xFF);
+        opushead[11] = (uint8_t)(preskip >> 8);
+        for (int i = 0; i < 4; i++)
+            opushead[12 + i] = (uint8_t)((uint32_t)e.arate >> (8 * i));
+        opushead[16] = opushead[17] = 0; /* output gain */
+        opushead[18] = 0;                /* mapping family 0 */
+        ai.sample_rate = 48000;
+        ai.channels = e.ach;
+        ai.codec_delay_ns = (uint64_t)preskip * 1000000000ull / 48000;
+        ai.seek_preroll_ns = 80000000ull;
+        ai.codec_private = opushead;
+        ai.codec_private_size = sizeof(opushead);
+    }
     MkvVideoInfo vi = { h->coded_width, h->coded_height, W, H, 0, h->matrix, h->range, h->primaries,
                         h->transfer, seqbuf, sizeof(seqbuf) };
     vi.default_duration_ns = (uint64_t)ft * 1000000000ull * h->fps_den / h->fps_num;
@@ -266,7 +379,7 @@ int main(int argc, char **argv)
     char encname[64];
     snprintf(encname, sizeof(encname), "argenc %s", arg_version());
     tags[0].value = encname;
-    if (mkv_writer_open(&e.mkv, out, &vi, NULL, tags, 4, err, sizeof(err)) < 0) {
+    if (mkv_writer_open(&e.mkv, out, &vi, audio_in ? &ai : NULL, tags, 4, err, sizeof(err)) < 0) {
         fprintf(stderr, "argenc: %s\n", err);
         goto out;
     }
@@ -320,6 +433,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "argenc: the input has no pictures\n");
         goto fail;
     }
+    if ((rc = audio_until(&e, ~0ull)) < 0)
+        goto fail_rc;
+    if (e.opus) {
+        char ns[32];
+        snprintf(ns, sizeof(ns), "%" PRIu64, e.ain);
+        mkv_writer_add_tag(e.mkv, "ARG_AUDIO_SAMPLES", ns);
+        snprintf(ns, sizeof(ns), "%d", e.arate);
+        mkv_writer_add_tag(e.mkv, "ARG_AUDIO_RATE", ns);
+    }
     h->frame_count = (uint32_t)frames;
     arg_seq_write(h, seqbuf);
     mkv_writer_set_video_private(e.mkv, seqbuf, sizeof(seqbuf));
@@ -339,6 +461,9 @@ int main(int argc, char **argv)
            e.mi->lfq_bits, 100.0 * (1 - bpt / e.mi->lfq_bits));
     printf("  %.2f fps (%.1f s; tokenizer %.1f s, entropy coder %.2f s)\n", frames / el, el, e.t_model,
            e.t_entropy);
+    if (e.opus)
+        printf("  audio: %" PRIu64 " samples at %d Hz, %d ch -> Opus %.1f kbit/s\n", e.ain, e.arate, e.ach,
+               e.abytes * 8 / 1000.0 / ((double)e.ain / e.arate + 1e-9));
     printf("tokens %016" PRIx64 "\n", (uint64_t)XXH3_64bits_digest(e.hash));
     if (stats) {
         FILE *f = fopen(stats, "w");
@@ -374,5 +499,9 @@ out:
     y4m_reader_close(yr);
     arg_model_free(e.model);
     XXH3_freeState(e.hash);
+    if (e.opus)
+        opus_encoder_destroy(e.opus);
+    wav_reader_close(e.wav);
+    free(e.apcm);
     return ret;
 }
