@@ -187,6 +187,7 @@ typedef struct Stats {
     RcBuffer buf;
     uint32_t *prev;             /* previous latent frame of the GOP */
     uint32_t *dtok;             /* decoded tokens */
+    int gop;                    /* latent frames per GOP */
     int gop_pos;                /* latent frames coded in this GOP */
     int64_t frames, key_frames;
     uint64_t bytes, key_bytes;
@@ -258,7 +259,7 @@ static int code_frame(Stats *s, const uint32_t *tok, int tw, int th)
         s->key_bytes += (uint64_t)bytes;
     }
     s->frames++;
-    if (++s->gop_pos == s->o->gop)
+    if (++s->gop_pos == s->gop)
         s->gop_pos = 0;
 
     if (s->all_len + s->n > s->all_cap) {
@@ -351,9 +352,14 @@ static int run_model(Stats *s, const Options *o)
         goto done;
     }
     ArgPicture pic = { rgb, info->width, info->height, info->width, (ptrdiff_t)plane };
-    if (mi->clip_frames > 0 && !o->quiet)
-        fprintf(stderr, "argentropy: note: fixed-clip model: the encoder restarts every %d "
-                "pictures whatever the GOP\n", mi->clip_frames);
+    if (mi->clip_frames > 0) {
+        /* Fixed clips: the model restarts every clip, so a GOP is a clip. */
+        const int ft = mi->temporal_factor > 0 ? mi->temporal_factor : 1;
+        s->gop = 1 + (mi->clip_frames - 1) / ft;
+        if (!o->quiet)
+            fprintf(stderr, "argentropy: note: fixed-clip model (%d pictures): GOP = %d latent "
+                    "frames\n", mi->clip_frames, s->gop);
+    }
     int64_t pictures = 0;
     int gop_latent = 0;   /* latent frames produced in the encoder's current GOP */
     while (!o->max_frames || pictures < o->max_frames) {
@@ -364,7 +370,7 @@ static int run_model(Stats *s, const Options *o)
             fail(ret, "%s", y4m_reader_error(reader));
             goto done;
         }
-        if (gop_latent >= o->gop) {
+        if (gop_latent >= s->gop) {
             /* Keyframe: the model restarts from an empty cache. */
             arg_encoder_reset(enc);
             gop_latent = 0;
@@ -548,7 +554,7 @@ static void report(const Stats *s, const Options *o)
     printf("source:        %s\n", o->tokens_in ? o->tokens_in : o->input);
     printf("tokens:        %" PRId64 " latent frames of %dx%d, %d bits, GOP %d latent frames "
            "(%" PRId64 " keyframes), rate_max %u\n",
-           s->frames, s->tw, s->th, s->bits, o->gop, s->key_frames, o->rate_max);
+           s->frames, s->tw, s->th, s->bits, s->gop, s->key_frames, o->rate_max);
     printf("raw:           %.4f bits/token (%zu bytes packed)\n", raw, packed);
     printf("coded:         %.4f bits/token (%" PRIu64 " bytes), %.2f%% below raw\n", coded,
            s->bytes, 100.0 * (1.0 - coded / raw));
@@ -579,6 +585,7 @@ int main(int argc, char **argv)
     Stats s;
     memset(&s, 0, sizeof(s));
     s.o = &o;
+    s.gop = o.gop;
     int ret = 0;
     if (o.tokens_out && !(s.tokens_out = fopen(o.tokens_out, "wb"))) {
         fail(-errno, "cannot create %s: %s", o.tokens_out, strerror(errno));

@@ -1,7 +1,7 @@
 /*
- * Token coding: the context model of entropy.h over the binary range coder.
- * Integers only; the encoder and the decoder share ctx_base/ctx_bit so that
- * they cannot drift apart.
+ * Token coding: the context model of entropy.h over the binary range coder
+ * of rangecoder.h. Integers only. The encoder and the decoder share
+ * nbhd_get, ctx_pair and pair_p, so that they cannot drift apart.
  */
 #include "entropy.h"
 
@@ -142,7 +142,7 @@ static inline unsigned temporal_class(const Nbhd *n, int b)
 
 /* The two contexts of bit b, given the bits of the token coded so far
  * (cur, bits 0..b-1 valid): ctx[0] in the per-bit set, ctx[1] in the
- * shared set (offset by ENT_CTX_SHARED_BASE). */
+ * shared set (which starts at bits * ENT_CTX_PER_BIT). */
 static inline void ctx_pair(const Nbhd *n, int b, uint32_t cur, const EntCtx *c, size_t ctx[2])
 {
     const unsigned av = n->avail;
@@ -159,7 +159,7 @@ static inline void ctx_pair(const Nbhd *n, int b, uint32_t cur, const EntCtx *c,
     ctx[1] = (size_t)c->bits * ENT_CTX_PER_BIT + sb;
 }
 
-/* Probability (of a 0) for a bit coded with contexts A and B. */
+/* Probability (of a 0) of a bit coded with contexts A[b][sa] and S[ss]. */
 static inline unsigned pair_p(const RcProb *pa, const RcProb *pb)
 {
     return ((unsigned)pa->p + (unsigned)pb->p + 1u) >> 1;
