@@ -69,12 +69,25 @@ fi
 
 status=0
 for clip in $CLIPS; do
-    step "argtok: $clip ($FRAMES frames)"
-    if ! build/tools/argtok -i "data/$clip.y4m" -m "$model" --frames "$FRAMES" \
-            --threads "$THREADS" --gemm "$GEMM" \
-            -o "build/$clip-recon.y4m" --tokens-out "build/$clip.tokens"; then
-        echo "main_job: argtok failed on $clip" >&2
+    # a real clip with an audio track (a tone as long as the clip: any audio source would do)
+    rate=$(head -c 200 "data/$clip.y4m" | tr ' ' '\n' | sed -n 's/^F\([0-9]*\):\([0-9]*\).*/\1 \2/p' | head -n1)
+    secs=$(echo "$rate" | awk -v n="$FRAMES" '{ printf "%.3f", n * $2 / $1 }')
+    ffmpeg -v error -y -f lavfi -i "sine=frequency=330:sample_rate=48000:duration=$secs" -ac 2 "build/$clip-tone.wav"
+    step "argenc: $clip ($FRAMES frames + audio) -> build/$clip.mkv"
+    if ! build/tools/argenc -i "data/$clip.y4m" -i "build/$clip-tone.wav" -o "build/$clip.mkv" \
+            -m "$model" --frames "$FRAMES" --threads "$THREADS"; then
+        echo "main_job: argenc failed on $clip" >&2
         status=1
+        continue
+    fi
+    step "argdec: build/$clip.mkv -> build/$clip-decoded.y4m + .wav"
+    if ! build/tools/argdec -i "build/$clip.mkv" -m "$model" -o "build/$clip-decoded.y4m" \
+            --audio "build/$clip-decoded.wav" --threads "$THREADS" --psnr "data/$clip.y4m"; then
+        echo "main_job: argdec failed on $clip" >&2
+        status=1
+    fi
+    if command -v mkvmerge >/dev/null 2>&1; then
+        mkvmerge -i "build/$clip.mkv" | sed 's/^/mkvmerge: /'
     fi
 done
 if [ $untrained -eq 1 ]; then

@@ -22,6 +22,7 @@
 #include "arg_mkv.h"
 #include "bitstream.h"
 #include "entropy.h"
+#include "metrics.h"
 #include "modelpath.h"
 #include "wav.h"
 #include "y4m.h"
@@ -32,6 +33,7 @@ static void usage(FILE *f)
             "usage: argdec -i IN.mkv [-o OUT.y4m] [options]\n"
             "  -i FILE        ARG Matroska input\n"
             "  -o FILE        Y4M output ('-' for stdout; written atomically)\n"
+            "  --psnr REF     compare the pictures with this Y4M (same size and chroma) and print PSNR\n"
             "  --audio FILE   decode the Opus track to a 16-bit 48 kHz WAV (written atomically)\n"
             "  -m MODEL       model file or name (default: the stream's model name)\n"
             "  --force        decode even if the model ID differs from the stream's\n"
@@ -81,7 +83,7 @@ static int info_mode(MkvReader *r, const ArgSeqHeader *h)
 
 int main(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL, *model_arg = NULL, *audio_out = NULL;
+    const char *in = NULL, *out = NULL, *model_arg = NULL, *audio_out = NULL, *ref_path = NULL;
     int force = 0, verify = 0, info = 0, threads = 0;
     long max_frames = -1;
     double ss = 0;
@@ -90,6 +92,7 @@ int main(int argc, char **argv)
         { "info", no_argument, 0, 'I' },          { "frames", required_argument, 0, 'F' },
         { "threads", required_argument, 0, 'T' }, { "ss", required_argument, 0, 's' },
         { "help", no_argument, 0, 'h' },          { "audio", required_argument, 0, 'A' },
+        { "psnr", required_argument, 0, 'P' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -109,11 +112,12 @@ int main(int argc, char **argv)
         case 'T': threads = atoi(optarg); break;
         case 's': ss = atof(optarg); break;
         case 'A': audio_out = optarg; break;
+        case 'P': ref_path = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (!in || optind != argc || ss < 0 || threads < 0 || (!out && !verify && !info && !audio_out)) {
+    if (!in || optind != argc || ss < 0 || threads < 0 || (!out && !verify && !info && !audio_out && !ref_path) || (ref_path && ss > 0)) {
         usage(stderr);
         return 2;
     }
@@ -166,6 +170,10 @@ int main(int argc, char **argv)
     int ach = 0;
     int64_t askip = 0;           /* 48 kHz samples still to drop (pre-skip) */
     int64_t aleft = -1;          /* 48 kHz samples still to write (-1: all) */
+    Y4mReader *ref = NULL;
+    Y4mImage rimg = { 0 };
+    PsnrAcc acc;
+    psnr_acc_init(&acc);
     if (mi->id != h.model_id && !force) {
         fprintf(stderr,
                 "argdec: the stream was made with model \"%s\" (%016" PRIx64 ") but %s is \"%s\" (%016" PRIx64
@@ -227,12 +235,27 @@ int main(int argc, char **argv)
         if (ss > 0)
             fprintf(stderr, "argdec: note: with -ss the audio is still decoded from the start\n");
     }
+    if (ref_path) {
+        if (y4m_reader_open(&ref, ref_path, err, sizeof(err)) < 0) {
+            fprintf(stderr, "argdec: %s\n", err);
+            goto out;
+        }
+        const Y4mInfo *ri = y4m_reader_info(ref);
+        int rch = ri->chroma == Y4M_C420MPEG2 || ri->chroma == Y4M_C420PALDV ? Y4M_C420JPEG : ri->chroma;
+        if (ri->width != h.width || ri->height != h.height || rch != ychroma ||
+            y4m_image_alloc(&rimg, ri->width, ri->height, ri->chroma) < 0) {
+            fprintf(stderr, "argdec: %s: size or chroma differs from the stream\n", ref_path);
+            goto out;
+        }
+    }
     Y4mColor col = { h.matrix == 1 ? Y4M_MATRIX_BT709 : Y4M_MATRIX_BT601, h.range == 2, Y4M_UPSAMPLE_BILINEAR };
     uint64_t start_ns = (uint64_t)(ss * 1e9);
     if (ss > 0 && (rc = mkv_seek(r, start_ns)) < 0) {
         fprintf(stderr, "argdec: cannot seek: %s\n", err);
         goto out;
     }
+    struct timespec ts0, ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts0);
     MkvPacket p;
     int have_prev = 0, started = 0;
     long written = 0;
@@ -262,7 +285,7 @@ int main(int argc, char **argv)
         }
         if (p.track_type != MKV_TRACK_VIDEO)
             continue;
-        if (!out && !verify)
+        if (!out && !verify && !ref)
             continue;
         if (p.size < 1) {
             fprintf(stderr, "argdec: empty packet at %.3f s\n", p.pts_ns / 1e9);
@@ -308,6 +331,16 @@ int main(int argc, char **argv)
             for (int pl = 0; pl < 3; pl++)
                 for (int y = 0; y < img.h[pl]; y++)
                     XXH3_64bits_update(hp, img.data[pl] + y * img.stride[pl], (size_t)img.w[pl]);
+            if (ref) {
+                if (y4m_reader_read(ref, &rimg) != 1) {
+                    fprintf(stderr, "argdec: %s has fewer pictures than the stream\n", ref_path);
+                    goto out;
+                }
+                for (int pl = 0; pl < 3; pl++)
+                    psnr_acc_add(&acc, pl, metrics_sse_u8(img.data[pl], img.stride[pl], rimg.data[pl], rimg.stride[pl],
+                                                          img.w[pl], img.h[pl]),
+                                 (uint64_t)img.w[pl] * img.h[pl]);
+            }
             if (yw && y4m_writer_write(yw, &img) < 0) {
                 fprintf(stderr, "argdec: %s\n", y4m_writer_error(yw));
                 goto out;
@@ -337,13 +370,22 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (ref) {
+        double py = psnr_acc_plane(&acc, 0), pu = psnr_acc_plane(&acc, 1), pv = psnr_acc_plane(&acc, 2);
+        printf("PSNR Y %.3f  U %.3f  V %.3f  YUV(6:1:1) %.3f dB over %ld pictures\n", py, pu, pv,
+               (6 * py + pu + pv) / 8, written);
+    }
     if (verify)
         printf("tokens %016" PRIx64 "\nframes %016" PRIx64 "\npictures %ld\n", (uint64_t)XXH3_64bits_digest(ht),
                (uint64_t)XXH3_64bits_digest(hp), written);
-    else
-        fprintf(stderr, "argdec: %ld pictures %dx%d\n", written, h.width, h.height);
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    double el = (double)(ts1.tv_sec - ts0.tv_sec) + (ts1.tv_nsec - ts0.tv_nsec) * 1e-9;
+    fprintf(stderr, "argdec: %ld pictures %dx%d in %.2f s (%.2f fps)\n", written, h.width, h.height, el,
+            el > 0 ? written / el : 0.0);
     ret = 0;
 out:
+    y4m_image_free(&rimg);
+    y4m_reader_close(ref);
     if (ww)
         wav_writer_close(ww, 0);
     if (od)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 #include <opus/opus.h>
 
@@ -385,7 +386,12 @@ int main(int argc, char **argv)
     }
     Y4mColor col = { matrix, full, Y4M_UPSAMPLE_BILINEAR };
     double t_start = now();
-    long frames = 0;
+    long frames = 0, total = -1;
+    struct stat st;
+    if (strcmp(in, "-") && stat(in, &st) == 0 && S_ISREG(st.st_mode) && y4m_frame_size(yi))
+        total = (long)(st.st_size / (off_t)(y4m_frame_size(yi) + 6)); /* "FRAME\n" + planes */
+    if (max_frames >= 0 && (total < 0 || max_frames < total))
+        total = max_frames;
     int tty = !quiet && isatty(2);
     for (;;) {
         if (max_frames >= 0 && frames >= max_frames)
@@ -416,9 +422,12 @@ int main(int argc, char **argv)
             (rc = arg_encoder_flush(e.enc)) < 0) /* end of GOP: the next picture starts a keyframe */
             goto fail_rc;
         if (tty && frames % 4 == 0) {
-            double el = now() - t_start;
-            fprintf(stderr, "\rframe %ld  %.2f fps  %.1f kbps", frames, frames / el,
+            double el = now() - t_start, fps = frames / el;
+            fprintf(stderr, "\rframe %ld%s%.0ld  %.2f fps  %.1f kbps", frames, total > 0 ? "/" : "",
+                    total > 0 ? total : 0L, fps,
                     e.bytes * 8.0 / 1000.0 / ((double)e.picture * h->fps_den / h->fps_num + 1e-9));
+            if (total > frames)
+                fprintf(stderr, "  ETA %.0f s ", (total - frames) / fps);
         }
     }
     double t0 = now();
