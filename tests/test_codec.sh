@@ -78,6 +78,24 @@ for off in 300 600 900 1200; do
     "$tools/argdec" -i "$work/bad.mkv" -m "$model" --verify >/dev/null 2>"$work/stderr"; rc=$?
     check "corrupted at $off: exit $rc is not a crash" '[ $rc -lt 128 ] && ! grep -qE "Sanitizer|runtime error" "$work/stderr"'
 done
+# the decoder reproduces the encoder's own reconstruction: argtok codes the clip
+# as one sequence, which is argenc with a GOP longer than the clip
+"$tools/argenc" -i "$work/clip444.y4m" -o "$work/onegop.mkv" -m "$model" -g 100 --quiet >/dev/null || ko "argenc -g 100"
+"$tools/argdec" -i "$work/onegop.mkv" -m "$model" -o "$work/onegop.y4m" 2>/dev/null || ko "argdec one GOP"
+"$tools/argtok" -i "$work/clip444.y4m" -m "$model" -o "$work/argtok.y4m" -q >/dev/null 2>&1 || ko "argtok"
+"$py" - "$work/onegop.y4m" "$work/argtok.y4m" <<'PY' && ok || ko "argdec pictures differ from the encoder's reconstruction"
+import sys
+def frames(p):
+    return open(p, 'rb').read().split(b'FRAME\n')[1:]
+a, b = frames(sys.argv[1]), frames(sys.argv[2])
+diff = max((max(abs(x - y) for x, y in zip(fa, fb)) for fa, fb in zip(a, b)), default=0)
+print("reconstruction: %d vs %d pictures, max 8-bit difference %d" % (len(a), len(b), diff))
+sys.exit(0 if len(a) == len(b) == 23 and diff <= 1 else 1)
+PY
+# standard input and output
+cat "$work/clip420.y4m" | "$tools/argenc" -i - -o "$work/stdin.mkv" -m "$model" -g 3 --quiet > "$work/stdin.txt" || ko "argenc -i -"
+check "stdin gives the same tokens" '[ "$(sed -n "s/^tokens //p" "$work/stdin.txt")" = "$(echo "$enc" | sed -n "s/^tokens //p")" ] || [ "$(sed -n "s/^tokens //p" "$work/stdin.txt")" = "$("$tools/argenc" -i "$work/clip420.y4m" -o "$work/again.mkv" -m "$model" -g 3 --quiet | sed -n "s/^tokens //p")" ]'
+check "argdec -o - writes Y4M to stdout" '[ "$("$tools/argdec" -i "$work/stdin.mkv" -m "$model" -o - 2>/dev/null | head -c 9)" = "YUV4MPEG2" ]'
 # audio: a 0.92 s tone (the clip is 23 pictures at 25 fps) coded to Opus and back
 ffmpeg -v error -y -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=0.92" -ac 2 "$work/tone.wav"
 "$tools/argenc" -i "$work/clip420.y4m" -i "$work/tone.wav" -b:a 96k -o "$work/av.mkv" -m "$model" --quiet >/dev/null \
