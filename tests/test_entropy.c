@@ -12,31 +12,11 @@
 #include <string.h>
 
 #include "arg/arg.h"
+#include "check.h"
 #include "entropy.h"
 #include "rangecoder.h"
 
-static int n_pass, n_fail;
 
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (cond) {                                     \
-            n_pass++;                                   \
-        } else {                                        \
-            n_fail++;                                   \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
-
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
 static uint32_t rnd_below(uint32_t n)
 {
     return (uint32_t)(((uint64_t)rnd() * n) >> 32) % n;
@@ -492,8 +472,8 @@ static void test_args(void)
  * vectors with it). */
 static void test_golden(void)
 {
-    uint64_t saved = rng;
-    rng = 12345;
+    uint64_t saved = check_rng;
+    check_rng = 12345;
     RcBuffer s = { 0 };
     size_t off[9];
     int64_t total;
@@ -502,7 +482,7 @@ static void test_golden(void)
     printf("golden: GOP of 8 24x18 18-bit frames: %" PRId64 " bytes, XXH3-64 %016" PRIx64 "\n", total, h);
     CHECK(h == UINT64_C(0x3d046aafa0fa5920), "golden stream hash %016" PRIx64 " changed", h);
     rc_buffer_free(&s);
-    rng = saved;
+    check_rng = saved;
 }
 
 int main(void)
@@ -515,6 +495,5 @@ int main(void)
     test_rates();
     test_corrupt();
     test_golden();
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail ? 1 : 0;
+    return check_summary();
 }

@@ -8,19 +8,8 @@
 #include <sys/stat.h>
 
 #include "arg_mkv.h"
+#include "check.h"
 
-static int n_pass, n_fail;
-#define CHECK(cond, ...)                      \
-    do {                                      \
-        if (cond) {                           \
-            n_pass++;                         \
-        } else {                              \
-            n_fail++;                         \
-            printf("FAIL %d: ", __LINE__);    \
-            printf(__VA_ARGS__);              \
-            printf("\n");                     \
-        }                                     \
-    } while (0)
 
 #define NV 37            /* video blocks */
 #define GOP 8
@@ -214,6 +203,5 @@ int main(int argc, char **argv)
               "a device is refused as output");
     }
 summary:
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return check_summary();
 }

@@ -9,33 +9,13 @@
 #include <time.h>
 
 #include "arg/arg.h"
+#include "check.h"
 #include "json.h"
 #include "kernels.h"
 #include "model.h"
 #include "safetensors.h"
 
-static int n_pass, n_fail;
 
-#define CHECK(cond, ...)                          \
-    do {                                          \
-        if (cond) {                               \
-            n_pass++;                             \
-        } else {                                  \
-            n_fail++;                             \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                  \
-            printf("\n");                         \
-        }                                         \
-    } while (0)
-
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
 static float frand(void)
 {
     return (float)((rnd() & 0xFFFFFF) / 8388608.0 - 1.0);
@@ -467,6 +447,5 @@ int main(int argc, char **argv)
     test_reshapes();
     test_json();
     test_model_files(model);
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return check_summary();
 }

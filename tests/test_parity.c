@@ -13,21 +13,10 @@
 #include <string.h>
 
 #include "arg/arg.h"
+#include "check.h"
 #include "exec.h"
 #include "safetensors.h"
 
-static int n_pass, n_fail;
-#define CHECK(cond, ...)                                 \
-    do {                                                 \
-        if (cond) {                                      \
-            n_pass++;                                    \
-        } else {                                         \
-            n_fail++;                                    \
-            printf("FAIL: ");                            \
-            printf(__VA_ARGS__);                         \
-            printf("\n");                                \
-        }                                                \
-    } while (0)
 
 typedef struct Vec {
     float *p;
@@ -332,6 +321,5 @@ int main(int argc, char **argv)
     st_free(&st);
     free(vbuf);
     arg_model_free(m);
-    printf("%d passed, %d failed\n", n_pass, n_fail);
-    return n_fail != 0;
+    return check_summary();
 }
