@@ -150,8 +150,8 @@ long wav_reader_read(WavReader *r, float *out, long n)
         const uint8_t *p = r->buf + (size_t)i * bps;
         float v = 0.f;
         if (r->info.is_float) {
-            uint32_t u = le32(p);
-            memcpy(&v, &u, 4);
+            union { uint32_t u; float f; } bits = { le32(p) };
+            v = bits.f;
             if (!(v == v))
                 v = 0;
         } else if (bps == 1) {
