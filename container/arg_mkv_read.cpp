@@ -71,13 +71,19 @@ static bool read_master(MkvReader *r, EbmlElement *el, uint64 limit)
     int upper = 0;
     EbmlElement *dummy = nullptr;
     el->Read(*r->es, EBML_CONTEXT(el), upper, dummy, true);
-    delete dummy;
+    // libebml hands back an element of an upper level (ours to free) only
+    // when upper > 0; otherwise dummy may be stale: an element it already
+    // put into the tree, or freed
+    if (upper > 0)
+        delete dummy;
     return true;
 }
 
 template <typename T> static T *find(EbmlMaster &m)
 {
-    return static_cast<T *>(m.FindFirstElt(EBML_INFO(T)));
+    // dynamic_cast: an element with T's ID may have been read as an
+    // EbmlDummy (e.g. a corrupt size), which is not a T
+    return dynamic_cast<T *>(m.FindFirstElt(EBML_INFO(T)));
 }
 
 template <typename T> static uint64 uval(EbmlMaster &m, uint64 def)
@@ -89,9 +95,10 @@ template <typename T> static uint64 uval(EbmlMaster &m, uint64 def)
 static void parse_tracks(MkvReader *r, KaxTracks &tracks)
 {
     for (size_t i = 0; i < tracks.ListSize(); i++) {
-        if (EbmlId(*tracks[i]) != EBML_ID(KaxTrackEntry))
+        KaxTrackEntry *tep = dynamic_cast<KaxTrackEntry *>(tracks[i]);
+        if (!tep)
             continue;
-        KaxTrackEntry &te = *static_cast<KaxTrackEntry *>(tracks[i]);
+        KaxTrackEntry &te = *tep;
         MkvTrack t;
         memset(&t, 0, sizeof(t));
         uint64 type = uval<KaxTrackType>(te, 0);
@@ -135,13 +142,15 @@ static void parse_tracks(MkvReader *r, KaxTracks &tracks)
 static void parse_tags(MkvReader *r, KaxTags &tags)
 {
     for (size_t i = 0; i < tags.ListSize(); i++) {
-        if (EbmlId(*tags[i]) != EBML_ID(KaxTag))
+        KaxTag *tagp = dynamic_cast<KaxTag *>(tags[i]);
+        if (!tagp)
             continue;
-        KaxTag &tag = *static_cast<KaxTag *>(tags[i]);
+        KaxTag &tag = *tagp;
         for (size_t k = 0; k < tag.ListSize(); k++) {
-            if (EbmlId(*tag[k]) != EBML_ID(KaxTagSimple))
+            KaxTagSimple *sp = dynamic_cast<KaxTagSimple *>(tag[k]);
+            if (!sp)
                 continue;
-            KaxTagSimple &s = *static_cast<KaxTagSimple *>(tag[k]);
+            KaxTagSimple &s = *sp;
             KaxTagName *n = find<KaxTagName>(s);
             KaxTagString *v = find<KaxTagString>(s);
             if (n && v)
@@ -153,9 +162,10 @@ static void parse_tags(MkvReader *r, KaxTags &tags)
 static void parse_cues(MkvReader *r, KaxCues &cues)
 {
     for (size_t i = 0; i < cues.ListSize(); i++) {
-        if (EbmlId(*cues[i]) != EBML_ID(KaxCuePoint))
+        KaxCuePoint *cpp = dynamic_cast<KaxCuePoint *>(cues[i]);
+        if (!cpp)
             continue;
-        KaxCuePoint &cp = *static_cast<KaxCuePoint *>(cues[i]);
+        KaxCuePoint &cp = *cpp;
         KaxCueTime *tm = find<KaxCueTime>(cp);
         KaxCueTrackPositions *tp = find<KaxCueTrackPositions>(cp);
         if (!tm || !tp)
@@ -197,6 +207,8 @@ extern "C" int mkv_reader_open(MkvReader **out, const char *path, char *err, siz
     r->err = err;
     r->errlen = errlen;
     int rc = 0;
+    // deleted on every path, an exception from libebml included
+    EbmlElement *head = nullptr, *seg = nullptr, *el = nullptr;
     try {
         FILE *f = fopen(path, "rb");
         if (!f) {
@@ -215,7 +227,7 @@ extern "C" int mkv_reader_open(MkvReader **out, const char *path, char *err, siz
         r->file_size = (uint64)sz;
         r->io = new StdIOCallback(path, MODE_READ);
         r->es = new EbmlStream(*r->io);
-        EbmlElement *head = r->es->FindNextID(EBML_INFO(EbmlHead), 0xFFFFFFFFL);
+        head = r->es->FindNextID(EBML_INFO(EbmlHead), 0xFFFFFFFFL);
         if (!head || head->GetElementPosition() != 0) {
             delete head;
             rc = rfail(r, -EINVAL, "not an EBML file");
@@ -224,16 +236,18 @@ extern "C" int mkv_reader_open(MkvReader **out, const char *path, char *err, siz
         }
         bool ok = read_master(r, head, 4096);
         std::string doctype;
-        if (ok)
-            if (EDocType *dt = find<EDocType>(*static_cast<EbmlMaster *>(head)))
+        EbmlMaster *hm = dynamic_cast<EbmlMaster *>(head); // may be an EbmlDummy
+        if (ok && hm)
+            if (EDocType *dt = find<EDocType>(*hm))
                 doctype = std::string(*dt);
         delete head;
+        head = nullptr;
         if (!ok || (doctype != "matroska" && doctype != "webm")) {
             rc = rfail(r, -EINVAL, "not a Matroska file (EBML DocType)");
             mkv_reader_close(r);
             return rc;
         }
-        EbmlElement *seg = r->es->FindNextID(EBML_INFO(KaxSegment), 0xFFFFFFFFFFFFFFFFull);
+        seg = r->es->FindNextID(EBML_INFO(KaxSegment), 0xFFFFFFFFFFFFFFFFull);
         if (!seg) {
             rc = rfail(r, -EINVAL, "no Segment");
             mkv_reader_close(r);
@@ -242,7 +256,7 @@ extern "C" int mkv_reader_open(MkvReader **out, const char *path, char *err, siz
         r->seg_data = seg->GetElementPosition() + seg->HeadSize();
         r->seg_end = seg->IsFiniteSize() ? std::min(r->seg_data + seg->GetSize(), r->file_size) : r->file_size;
         int upper = 0;
-        EbmlElement *el = r->es->FindNextElement(EBML_CONTEXT(seg), upper, 0xFFFFFFFFL, true);
+        el = r->es->FindNextElement(EBML_CONTEXT(seg), upper, 0xFFFFFFFFL, true);
         while (el && upper <= 0) {
             uint64 pos = el->GetElementPosition();
             uint64 end = pos + el->HeadSize() + (el->IsFiniteSize() ? el->GetSize() : 0);
@@ -258,7 +272,7 @@ extern "C" int mkv_reader_open(MkvReader **out, const char *path, char *err, siz
                     r->clusters.push_back(pos);
             } else if (id == EBML_ID(KaxInfo) || id == EBML_ID(KaxTracks) || id == EBML_ID(KaxTags) ||
                        id == EBML_ID(KaxCues)) {
-                if (read_master(r, el, kMaxMaster)) {
+                if (dynamic_cast<EbmlMaster *>(el) && read_master(r, el, kMaxMaster)) {
                     EbmlMaster &m = *static_cast<EbmlMaster *>(el);
                     if (id == EBML_ID(KaxInfo)) {
                         r->scale = uval<KaxTimecodeScale>(m, 1000000);
@@ -266,27 +280,29 @@ extern "C" int mkv_reader_open(MkvReader **out, const char *path, char *err, siz
                             r->scale = 1000000;
                         if (KaxDuration *d = find<KaxDuration>(m))
                             r->duration = double(*static_cast<EbmlFloat *>(d)) * (double)r->scale;
-                    } else if (id == EBML_ID(KaxTracks)) {
-                        parse_tracks(r, *static_cast<KaxTracks *>(el));
-                    } else if (id == EBML_ID(KaxTags)) {
-                        parse_tags(r, *static_cast<KaxTags *>(el));
-                    } else {
-                        parse_cues(r, *static_cast<KaxCues *>(el));
+                    } else if (KaxTracks *tr = dynamic_cast<KaxTracks *>(el)) {
+                        parse_tracks(r, *tr);
+                    } else if (KaxTags *tg = dynamic_cast<KaxTags *>(el)) {
+                        parse_tags(r, *tg);
+                    } else if (KaxCues *cu = dynamic_cast<KaxCues *>(el)) {
+                        parse_cues(r, *cu);
                     }
                 }
             }
             // unknown elements are skipped
             r->io->setFilePointer(end);
             delete el;
+            el = nullptr;
             el = r->es->FindNextElement(EBML_CONTEXT(seg), upper, 0xFFFFFFFFL, true);
         }
-        delete el;
-        delete seg;
     } catch (std::exception &e) {
         rc = rfail(r, -EINVAL, "malformed Matroska data");
     } catch (...) {
         rc = rfail(r, -EINVAL, "malformed Matroska data");
     }
+    delete el;
+    delete seg;
+    delete head;
     if (rc == 0 && r->tracks.empty())
         rc = rfail(r, -EINVAL, "no tracks");
     if (rc < 0) {
@@ -352,11 +368,18 @@ static int load_cluster(MkvReader *r)
         EbmlElement *el = r->es->FindNextID(EBML_INFO(KaxCluster), kMaxCluster + 16);
         if (!el)
             continue;
-        if (el->GetElementPosition() != pos || !read_master(r, el, kMaxCluster)) {
+        KaxCluster *c = dynamic_cast<KaxCluster *>(el);
+        bool ok = false;
+        try {
+            ok = c && el->GetElementPosition() == pos && read_master(r, el, kMaxCluster);
+        } catch (...) {
+            delete el; // not yet r->cur: the caller's handler cannot free it
+            throw;
+        }
+        if (!ok) {
             delete el;
             continue;
         }
-        KaxCluster *c = static_cast<KaxCluster *>(el);
         uint64 tc = uval<KaxClusterTimecode>(*c, 0);
         c->InitTimecode(tc, (int64)r->scale);
         r->cur = c;
@@ -376,15 +399,13 @@ extern "C" int mkv_read_packet(MkvReader *r, MkvPacket *pkt)
             KaxCluster &c = *r->cur;
             while (r->cur_child < c.ListSize()) {
                 EbmlElement *e = c[r->cur_child++];
-                EbmlId id(*e);
                 KaxInternalBlock *b = nullptr;
                 bool key = true;
-                if (id == EBML_ID(KaxSimpleBlock)) {
-                    KaxSimpleBlock *sb = static_cast<KaxSimpleBlock *>(e);
+                if (KaxSimpleBlock *sb = dynamic_cast<KaxSimpleBlock *>(e)) {
                     key = sb->IsKeyframe();
                     b = sb;
-                } else if (id == EBML_ID(KaxBlockGroup)) {
-                    KaxBlockGroup &g = *static_cast<KaxBlockGroup *>(e);
+                } else if (KaxBlockGroup *gp = dynamic_cast<KaxBlockGroup *>(e)) {
+                    KaxBlockGroup &g = *gp;
                     b = find<KaxBlock>(g);
                     key = find<KaxReferenceBlock>(g) == nullptr;
                 }

@@ -2,13 +2,13 @@
  * libFuzzer target for the Matroska demuxer (container/arg_mkv_read.cpp):
  * the input is written to a per-process anonymous file (the reader takes a
  * path) and opened; the tracks, tags, cues and duration are queried, every
- * packet is read, then the reader seeks to a few times (the start, each of
- * up to three cue points, a time taken from the input, the end) and reads
- * on from there, and is closed.
+ * packet is read, then the reader seeks to a few times (the start; the
+ * first, a middle and the last cue point; a time taken from the input; the
+ * end) and reads on from there, and is closed.
  *
- * libmatroska 1.7.1 leaks the frame buffers of a corrupt block (see
- * tests/lsan.supp): run the fuzzer with
- *   LSAN_OPTIONS=suppressions=tests/lsan.supp  (or -detect_leaks=0).
+ * libmatroska 1.7.1 and libebml 1.4.4 leak on some corrupt elements (see
+ * tests/fuzz/lsan.supp): run the fuzzer with
+ *   LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp  (or -detect_leaks=0).
  */
 #include <stdint.h>
 #include <stdlib.h>
