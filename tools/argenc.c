@@ -475,7 +475,12 @@ int main(int argc, char **argv)
                e.abytes * 8 / 1000.0 / ((double)e.ain / e.arate + 1e-9));
     printf("tokens %016" PRIx64 "\n", (uint64_t)XXH3_64bits_digest(e.hash));
     if (stats) {
-        FILE *f = fopen(stats, "w");
+        char tmp[1100];
+        snprintf(tmp, sizeof(tmp), "%.1000s.tmp.XXXXXX", stats);
+        int fd = mkstemp(tmp);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f)
+            fprintf(stderr, "argenc: cannot write %s\n", stats);
         if (f) {
             fprintf(f,
                     "{\"input\": \"%s\", \"output\": \"%s\", \"model\": \"%s\", \"model_id\": \"%016" PRIx64 "\",\n"
@@ -485,7 +490,10 @@ int main(int argc, char **argv)
                     in, out, e.mi->name, e.mi->id, W, H, frames, e.latents, e.gop_latents, e.bytes,
                     e.bytes * 8 / 1000.0 / secs, e.bytes * 8.0 / ((double)frames * W * H), bpt,
                     e.mi->lfq_bits, frames / el);
-            fclose(f);
+            if (fclose(f) != 0 || rename(tmp, stats) != 0) {
+                fprintf(stderr, "argenc: cannot write %s\n", stats);
+                unlink(tmp);
+            }
         }
     }
     ret = 0;
