@@ -35,7 +35,7 @@ step "data"
 bash scripts/fetch_data.sh --frames "$FRAMES"
 
 step "model"
-model=${ARG_MODEL:-models/default.safetensors}
+model=${ARG_MODEL:-models/arg-s8.safetensors}
 untrained=0
 if [ ! -f "$model" ]; then
     if [ -n "${ARG_MODEL:-}" ]; then
@@ -60,7 +60,7 @@ echo "main_job: model $model"
 if [ $untrained -eq 1 ]; then
     cat <<'NOTICE'
 ****************************************************************************
-* NOTICE: no trained model yet (models/default.safetensors is missing).     *
+* NOTICE: the shipped model (models/arg-s8.safetensors) is missing.         *
 * Using RANDOM, UNTRAINED weights: the speed and token rate are real, but   *
 * the PSNR below is meaningless.                                            *
 ****************************************************************************

@@ -12,6 +12,7 @@ Layout conventions: tensors are [B, C, T, H, W]; pictures are in [-1, 1].
     x_hat = model.decode(q)          # [B, Cin, 1 + ft*(T'-1), H, W]
 """
 
+import copy
 import math
 from collections import OrderedDict
 
@@ -71,6 +72,17 @@ def default_configs():
         ("norm_scope", "frame"), ("clip_frames", 17), ("padding", "zeros"),
         ("decoder_norm", "adaptive"), ("agn_var", "biased"), ("lfq_bits", 18),
     ])
+    # default CPU operating point (issue 3): compact_patch at 3/4 width, 4x8x8 tokens,
+    # per-frame norms so it streams; about 47k decoder MACs per pixel
+    cfgs["s8"] = copy.deepcopy(cfgs["compact_patch"])
+    cfgs["s8"]["base_channels"] = 24
+    cfgs["s8"]["channel_mult"] = [1, 2, 4]
+    # tiny profile for the training smoke test (not an operating point)
+    cfgs["tiny"] = copy.deepcopy(cfgs["compact_patch"])
+    cfgs["tiny"]["base_channels"] = 8
+    cfgs["tiny"]["channel_mult"] = [1, 2, 2]
+    cfgs["tiny"]["lfq_bits"] = 8
+    cfgs["tiny"]["num_groups"] = 4
     return cfgs
 
 
