@@ -5,7 +5,7 @@
 #   bash scripts/main_job.sh
 #
 # Environment:
-#   ARG_MODEL  model weights (default models/default.safetensors). When the
+#   ARG_MODEL  model weights (default models/arg-s8.safetensors). When the
 #              file is missing, a random-weight compact model is generated
 #              with tools/train/make_parity.py: its PSNR means nothing.
 #   FRAMES     pictures per clip (default 60)
