@@ -40,10 +40,10 @@ static uint32_t get32(const uint8_t *p)
     return (uint32_t)get16(p) << 16 | get16(p + 2);
 }
 
-static int name_ok(const char *s)
+int arg_name_valid(const char *s, size_t max)
 {
     size_t n = strlen(s);
-    if (n > 32)
+    if (n > max)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
@@ -82,7 +82,7 @@ static int valid(const ArgSeqHeader *h, char *err, size_t errlen)
     else if (h->matrix < 0 || h->matrix > 255 || h->range < 0 || h->range > 2 || h->primaries < 0 ||
              h->primaries > 255 || h->transfer < 0 || h->transfer > 255)
         why = "colour description out of range";
-    else if (!name_ok(h->model_name))
+    else if (!arg_name_valid(h->model_name, 32))
         why = "model name must be up to 32 characters of [A-Za-z0-9._-]";
     if (why && err && errlen)
         snprintf(err, errlen, "sequence header: %s", why);

@@ -25,6 +25,9 @@ typedef struct ArgSeqHeader {
     int coder, rate_max;           /* entropy coder id and its parameter */
 } ArgSeqHeader;
 
+/* A model name: at most max characters of [A-Za-z0-9._-] (empty allowed). */
+int arg_name_valid(const char *s, size_t max);
+
 /* Write exactly ARG_SEQ_SIZE bytes. Returns ARG_SEQ_SIZE or -EINVAL. */
 int arg_seq_write(const ArgSeqHeader *h, uint8_t *out);
 /* Parse and validate; returns 0 or -EINVAL with a message in err. */

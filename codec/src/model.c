@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bitstream.h"
 #include "json.h"
 #include "safetensors.h"
 
@@ -504,18 +505,6 @@ static double net_macs(const Net *net, int t, int c, int h, int w)
     return macs;
 }
 
-static int sane_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 63)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
-            return 0;
-    return 1;
-}
-
 void arg_model_free(ArgModel *m)
 {
     if (!m)
@@ -560,7 +549,7 @@ int arg_model_load_memory(ArgModel **out, const void *data, size_t size, char *e
         errf(err, errlen, 0, "__metadata__ has no \"config\"");
         goto fail;
     }
-    if (name && !sane_name(name)) {
+    if (name && (!name[0] || !arg_name_valid(name, 63))) {
         errf(err, errlen, 0, "model name must be 1..63 characters of [A-Za-z0-9._-]");
         goto fail;
     }
