@@ -77,6 +77,13 @@ def default_configs():
     cfgs["s8"] = copy.deepcopy(cfgs["compact_patch"])
     cfgs["s8"]["base_channels"] = 24
     cfgs["s8"]["channel_mult"] = [1, 2, 4]
+    # the other shipped operating points (models/README.md): 4x16x16 tokens (s8 with
+    # 4x4 patches, a quarter of the raw rate) and 4x4x4 tokens (the last downsampling
+    # is temporal only, four times the raw rate)
+    cfgs["s16"] = copy.deepcopy(cfgs["s8"])
+    cfgs["s16"]["patch_size"] = 4
+    cfgs["s4"] = copy.deepcopy(cfgs["s8"])
+    cfgs["s4"]["down"] = [[2, 2], [2, 1]]
     # tiny profile for the training smoke test (not an operating point)
     cfgs["tiny"] = copy.deepcopy(cfgs["compact_patch"])
     cfgs["tiny"]["base_channels"] = 8

@@ -27,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 
@@ -132,24 +133,59 @@ class Acc:
                 "bpp": self.bits * t.size / self.pixels}
 
 
-def eval_clip(model, path, first, count, window, acc, max_frames=None):
+def to_u8(x):
+    """float [3, H, W] in [-1, 1] -> uint8 [H, W, 3] (the 8-bit rule of the metrics)."""
+    return torch.round((x.clamp(-1, 1) + 1) * 127.5).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def write_strip(path, pairs, gap=4):
+    """PNG: originals on the top row, decoded pictures below, `gap` grey pixels apart.
+    pairs: [(original uint8 [H, W, 3], decoded uint8 [H, W, 3])]; written with ffmpeg."""
+    h = max(a.shape[0] for a, _ in pairs)
+    w = sum(a.shape[1] for a, _ in pairs) + gap * (len(pairs) - 1)
+    img = np.full((2 * h + gap, w, 3), 128, np.uint8)
+    x0 = 0
+    for a, b in pairs:
+        img[:a.shape[0], x0:x0 + a.shape[1]] = a
+        img[h + gap:h + gap + b.shape[0], x0:x0 + b.shape[1]] = b
+        x0 += a.shape[1] + gap
+    tmp = path + ".tmp.png"
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
+           f"{img.shape[1]}x{img.shape[0]}", "-i", "-", "-frames:v", "1", "-pred", "mixed", tmp]
+    subprocess.run(cmd, input=img.tobytes(), check=True)
+    os.replace(tmp, path)
+
+
+def strip_picks(count, n=2):
+    """Indices of n pictures spread over a clip of count pictures."""
+    return sorted({round(i * (count - 1) / max(1, n - 1)) for i in range(n)}) if count else []
+
+
+def eval_clip(model, path, first, count, window, acc, max_frames=None, strip=None):
     if max_frames is not None:
         count = min(count, max_frames)
     info, frames = y4mio.read_y4m(path, first, count)
+    picks = strip_picks(len(frames))
     for s in range(0, len(frames), window):
         chunk = frames[s:s + window]
         x = torch.from_numpy(np.stack([y4mio.yuv420_to_rgb(Y, U, V, info["chroma"], info["full_range"])
                                        for Y, U, V in chunk]))
         y_hat, tokens = run_model(model, x)
         acc.add(x, y_hat, np.stack([Y for Y, _, _ in chunk]), tokens)
+        if strip is not None:
+            strip += [(to_u8(x[i - s]), to_u8(y_hat[i - s])) for i in picks if s <= i < s + len(chunk)]
 
 
-def eval_photos(model, npz, acc):
+def eval_photos(model, npz, acc, strip=None):
     ph = np.load(npz)
-    for k in sorted(ph.files):
+    names = sorted(ph.files)
+    picks = set(strip_picks(len(names)))
+    for i, k in enumerate(names):
         x = torch.from_numpy(ph[k]).permute(2, 0, 1).float()[None] / 127.5 - 1.0
         y_hat, tokens = run_model(model, x)
         acc.add(x, y_hat, y4mio.rgb_to_y8(x.numpy()), tokens)
+        if strip is not None and i in picks:
+            strip.append((to_u8(x[0]), to_u8(y_hat[0])))
 
 
 def main(argv=None):
@@ -164,7 +200,13 @@ def main(argv=None):
     ap.add_argument("--no-photos", action="store_true", help="skip the unseen photos")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", help="write the results here (default: MODEL.eval.json)")
+    ap.add_argument("--strips", metavar="DIR",
+                    help="also write DIR/MODEL-SPLIT-ITEM.png per item: 2 pictures, original above "
+                         "decoded (needs ffmpeg)")
     args = ap.parse_args(argv)
+    if args.strips:
+        os.makedirs(args.strips, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(args.model))[0]
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
     bits = model.config["lfq_bits"]
@@ -182,12 +224,18 @@ def main(argv=None):
                 continue
             acc = Acc(bits)
             a, b = c[key]
-            eval_clip(model, c["path"], a, b - a, args.window, acc, args.max_frames)
+            strip = [] if args.strips else None
+            eval_clip(model, c["path"], a, b - a, args.window, acc, args.max_frames, strip)
             items[f"{name}[{a}:{a + (min(b - a, args.max_frames) if args.max_frames else b - a)}]"] = acc
+            if strip:
+                write_strip(os.path.join(args.strips, f"{stem}-{split}-{name}.png"), strip)
         if split == "unseen" and not args.no_photos:
             acc = Acc(bits)
-            eval_photos(model, os.path.join(args.data, "cache", "photos_val.npz"), acc)
+            strip = [] if args.strips else None
+            eval_photos(model, os.path.join(args.data, "cache", "photos_val.npz"), acc, strip)
             items[f"photos({len(man['photos_val'])})"] = acc
+            if strip:
+                write_strip(os.path.join(args.strips, f"{stem}-{split}-photos.png"), strip)
         res = {k: v.result() for k, v in items.items()}
         # split summary: mean of the items' figures; tokens of all items pooled
         pooled = Acc(bits)

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import argmodel  # noqa: E402
 from export import export_state_dict  # noqa: E402
+from safetensors_io import read_safetensors  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # data
@@ -179,6 +180,22 @@ def inflate_temporal_upsampling(model):
                 level.upsample.bias[n:2 * n] = level.upsample.bias[:n]
 
 
+def init_from(model, path, say):
+    """Warm start: copy the tensors of `path` whose name and shape match the model's."""
+    if path.endswith(".safetensors"):
+        src, _ = read_safetensors(path)
+    else:
+        src = torch.load(path, map_location="cpu")["ema"]
+    own = model.state_dict()
+    copied = [k for k, v in src.items() if k in own and tuple(own[k].shape) == tuple(v.shape)]
+    with torch.no_grad():
+        for k in copied:
+            own[k].copy_(torch.as_tensor(np.asarray(src[k])).to(own[k].dtype))
+    fresh = sorted(set(own) - set(copied))
+    say(f"init from {path}: {len(copied)} of {len(own)} tensors copied; fresh: "
+        + (", ".join(fresh) if fresh else "none"))
+
+
 def lr_at(frac, step, args):
     warm = min(1.0, (step + 1) / args.warmup)
     cos = 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
@@ -208,6 +225,9 @@ def build_args(argv):
     g.add_argument("--steps", type=int, help="total optimiser steps of the run")
     ap.add_argument("--resume", choices=("auto", "no"), default="auto",
                     help="auto: continue from OUT/last.pt when it exists (default)")
+    ap.add_argument("--init", metavar="FILE",
+                    help="fresh start only: copy every tensor whose name and shape match from "
+                         "this checkpoint (.pt, its EMA weights) or model file (.safetensors)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -294,6 +314,8 @@ def main(argv=None):
         rng = np.random.default_rng(args.seed)
         model = argmodel.ArgTokenizer(cfg).to(dev)
         inflate_init(model)
+        if args.init:
+            init_from(model, args.init, say)
         ema.load_state_dict(model.state_dict())
         opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
         say(f"fresh start: profile {args.profile} {argmodel.config_summary(cfg)} seed {args.seed}")
