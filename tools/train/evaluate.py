@@ -188,6 +188,27 @@ def eval_photos(model, npz, acc, strip=None):
             strip.append((to_u8(x[0]), to_u8(y_hat[0])))
 
 
+def print_markdown(results):
+    """The quality table and the per-bit P(1) table of models/README.md."""
+    print("| split | item | pictures | PSNR-RGB | PSNR-Y | SSIM-Y | P(bit=1) min–max | H0 | Hbits | bpp |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for split, s in results["splits"].items():
+        for k, r in s["items"].items():
+            print(f"| {split} | {k} | {r['pictures']} | {r['psnr_rgb']:.2f} | {r['psnr_y']:.2f} | "
+                  f"{r['ssim_y']:.3f} | {r['p1_min']:.2f}–{r['p1_max']:.2f} | {r['h0_bits']:.2f} | "
+                  f"{r['hbits_bits']:.2f} | {r['bpp']:.4f} |")
+        m = s["mean"]
+        print(f"| {split} | **mean** | | {m['psnr_rgb']:.2f} | **{m['psnr_y']:.2f}** | {m['ssim_y']:.3f} | "
+              f"{m['p1_min']:.2f}–{m['p1_max']:.2f} | {m['h0_bits']:.2f} | {m['hbits_bits']:.2f} | "
+              f"{m['bpp']:.4f} |")
+    print()
+    bits = len(next(iter(results["splits"].values()))["mean"]["p1"])
+    print("| split | " + " | ".join(f"b{i}" for i in range(bits)) + " |")
+    print("|---|" + "---|" * bits)
+    for split, s in results["splits"].items():
+        print(f"| {split} | " + " | ".join(f"{p:.2f}" for p in s["mean"]["p1"]) + " |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,6 +221,7 @@ def main(argv=None):
     ap.add_argument("--no-photos", action="store_true", help="skip the unseen photos")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", help="write the results here (default: MODEL.eval.json)")
+    ap.add_argument("--markdown", action="store_true", help="also print the model card's tables")
     ap.add_argument("--strips", metavar="DIR",
                     help="also write DIR/MODEL-SPLIT-ITEM.png per item: 2 pictures, original above "
                          "decoded (needs ffmpeg)")
@@ -258,6 +280,8 @@ def main(argv=None):
                   f"{r['psnr_y']:7.2f} {r['ssim_y']:7.4f} {r['p1_min']:6.3f} {r['p1_max']:6.3f} "
                   f"{r['h0_bits']:6.2f} {r['hbits_bits']:6.2f} {r['bpp']:7.4f}")
         print(f"{split:7s} P(1) per bit: " + " ".join(f"{p:.2f}" for p in s["mean"]["p1"]))
+    if args.markdown:
+        print_markdown(results)
     out = args.json or os.path.splitext(args.model)[0] + ".eval.json"
     with open(out, "w") as f:
         json.dump(results, f, indent=1)
