@@ -288,7 +288,12 @@ def run(cmd, env_extra=None, timeout=300):
     env = dict(os.environ)
     if env_extra:
         env.update(env_extra)
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=timeout)
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return -1, '', '%s: no result after %d s' % (os.path.basename(cmd[0]), timeout)
+    except OSError as ex:
+        return -1, '', '%s: %s' % (cmd[0], ex)
     return p.returncode, p.stdout.decode('utf-8', 'replace'), p.stderr.decode('utf-8', 'replace')
 
 
