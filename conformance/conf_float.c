@@ -111,8 +111,10 @@ int main(int argc, char **argv)
     size_t n = (size_t)tw * th, plane = (size_t)h.width * h.height;
     tok = malloc(n * sizeof(uint32_t));
     prev = malloc(n * sizeof(uint32_t));
-    /* pictures of one latent frame from the reference path, at most 16 */
-    ref = malloc(16 * 3 * plane * sizeof(float));
+    /* the pictures one packet gives on the reference path: at most ft (16),
+     * or a whole clip for fixed-clip models */
+    int max_pics = mi->clip_frames > 16 ? mi->clip_frames : 16;
+    ref = malloc((size_t)max_pics * 3 * plane * sizeof(float));
     if (!tok || !prev || !ref || !fh || XXH3_64bits_reset(fh) != XXH_OK || ent_ctx_init(&ent, h.lfq_bits, (unsigned)h.rate_max) < 0) {
         fprintf(stderr, "conf_float: out of memory\n");
         goto out;
@@ -155,7 +157,7 @@ int main(int argc, char **argv)
             ArgPicture pic;
             int k = 0;
             while (arg_decoder_get_picture(paths[i].dec, &pic) == 0) {
-                if (pic.width != h.width || pic.height != h.height || k >= 16) {
+                if (pic.width != h.width || pic.height != h.height || k >= max_pics) {
                     fprintf(stderr, "conf_float: %s gives an unexpected picture\n", paths[i].name);
                     goto out;
                 }

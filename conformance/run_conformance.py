@@ -393,7 +393,11 @@ class Runner:
                 self.vulkan = rc == 0
                 if rc != 0:
                     self.vulkan_note = err.strip().splitlines()[-1] if err.strip() else 'exit %d' % rc
-                    if os.environ.get('ARG_CONFORMANCE_REQUIRE_VULKAN') == '1':
+                    if rc < 0 or rc >= 128:
+                        # a crash is not "no device"
+                        self.r.check('setup', 'argdec --backend vulkan fails cleanly when it cannot run', False,
+                                     'exit %d: %s' % (rc, self.vulkan_note))
+                    elif os.environ.get('ARG_CONFORMANCE_REQUIRE_VULKAN') == '1':
                         self.r.check('setup', 'Vulkan backend available (ARG_CONFORMANCE_REQUIRE_VULKAN=1)', False,
                                      self.vulkan_note)
 
