@@ -1,7 +1,7 @@
 /* argdec: decode an ARG Matroska file to Y4M.
  *
  *   argdec -i IN.mkv -o OUT.y4m|- [-m MODEL] [--force] [-ss SECONDS]
- *          [--frames N] [--threads N] [--verify] [--info]
+ *          [--frames N] [--threads N] [--gemm KIND] [--verify] [--info]
  *
  * --info prints the sequence header, the model, the GOPs and every packet's
  * size and bits per token (no decoding). --verify prints XXH3-64 of the
@@ -40,6 +40,8 @@ static void usage(FILE *f)
             "  -ss SECONDS    start at this time (decoding from the GOP that holds it)\n"
             "  --frames N     output at most N pictures\n"
             "  --threads N    worker threads (default: all cores)\n"
+            "  --gemm KIND    auto (default: OpenBLAS when built with it), builtin, blas or reference;\n"
+            "                 builtin gives the reference pictures (conformance/README.md)\n"
             "  --verify       print XXH3-64 of the decoded tokens and pictures\n"
             "  --info         describe the stream (header, GOPs, packets) and exit\n");
 }
@@ -84,7 +86,7 @@ static int info_mode(MkvReader *r, const ArgSeqHeader *h)
 int main(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *model_arg = NULL, *audio_out = NULL, *ref_path = NULL;
-    int force = 0, verify = 0, info = 0, threads = 0;
+    int force = 0, verify = 0, info = 0, threads = 0, gemm = ARG_GEMM_AUTO;
     long max_frames = -1;
     double ss = 0;
     static const struct option lo[] = {
@@ -92,7 +94,7 @@ int main(int argc, char **argv)
         { "info", no_argument, 0, 'I' },          { "frames", required_argument, 0, 'F' },
         { "threads", required_argument, 0, 'T' }, { "ss", required_argument, 0, 's' },
         { "help", no_argument, 0, 'h' },          { "audio", required_argument, 0, 'A' },
-        { "psnr", required_argument, 0, 'P' },
+        { "psnr", required_argument, 0, 'P' },     { "gemm", required_argument, 0, 'G' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -113,6 +115,16 @@ int main(int argc, char **argv)
         case 's': ss = atof(optarg); break;
         case 'A': audio_out = optarg; break;
         case 'P': ref_path = optarg; break;
+        case 'G':
+            if (!strcmp(optarg, "auto")) gemm = ARG_GEMM_AUTO;
+            else if (!strcmp(optarg, "builtin")) gemm = ARG_GEMM_BUILTIN;
+            else if (!strcmp(optarg, "blas")) gemm = ARG_GEMM_BLAS;
+            else if (!strcmp(optarg, "reference")) gemm = ARG_GEMM_REFERENCE;
+            else {
+                fprintf(stderr, "argdec: --gemm wants auto, builtin, blas or reference, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -189,6 +201,7 @@ int main(int argc, char **argv)
     ArgSettings s;
     arg_default_settings(&s);
     s.n_threads = threads;
+    s.gemm = gemm;
     if ((rc = arg_decoder_open(&dec, model, &s, h.width, h.height)) < 0 ||
         (rc = ent_ctx_init(&ent, h.lfq_bits, (unsigned)h.rate_max)) < 0) {
         fprintf(stderr, "argdec: cannot set up the decoder: %s\n", strerror(-rc));

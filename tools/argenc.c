@@ -1,6 +1,6 @@
 /* argenc: encode a Y4M video into an ARG Matroska file.
  *
- *   argenc -i INPUT.y4m|- -o OUT.mkv [-m MODEL | -q N] [-g GOP] [--threads N]
+ *   argenc -i INPUT.y4m|- -o OUT.mkv [-m MODEL | -q N] [-g GOP] [--threads N] [--gemm KIND]
  *          [--frames N] [--matrix bt601|bt709] [--stats FILE.json] [--quiet]
  *
  * Pictures -> tokens (libarg) -> entropy coder -> one Matroska block per
@@ -45,6 +45,7 @@ static void usage(FILE *f)
             "  -g N             GOP length in latent frames (default 8; fixed-clip models: one clip)\n"
             "  --frames N       encode at most N pictures\n"
             "  --threads N      worker threads (default: all cores)\n"
+            "  --gemm KIND      auto (default: OpenBLAS when built with it), builtin, blas or reference\n"
             "  --matrix M       bt601 | bt709 colour matrix (default: bt601)\n"
             "  --stats FILE     write final statistics as JSON\n"
             "  --quiet          no progress line\n");
@@ -162,12 +163,13 @@ int main(int argc, char **argv)
 {
     const char *in = NULL, *audio_in = NULL, *out = NULL, *model_arg = NULL, *stats = NULL;
     int abitrate = 64000;
-    int q = -1, gop = 8, threads = 0, quiet = 0, matrix = Y4M_MATRIX_BT601;
+    int q = -1, gop = 8, threads = 0, quiet = 0, matrix = Y4M_MATRIX_BT601, gemm = ARG_GEMM_AUTO;
     long max_frames = -1;
     static const struct option lo[] = {
         { "frames", required_argument, 0, 'F' }, { "threads", required_argument, 0, 'T' },
         { "matrix", required_argument, 0, 'M' }, { "stats", required_argument, 0, 'S' },
         { "quiet", no_argument, 0, 'Q' },        { "help", no_argument, 0, 'h' },
+        { "gemm", required_argument, 0, 'G' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -201,6 +203,13 @@ int main(int argc, char **argv)
             if (!strcmp(optarg, "bt601")) matrix = Y4M_MATRIX_BT601;
             else if (!strcmp(optarg, "bt709")) matrix = Y4M_MATRIX_BT709;
             else { fprintf(stderr, "argenc: unknown --matrix '%s'\n", optarg); return 2; }
+            break;
+        case 'G':
+            if (!strcmp(optarg, "auto")) gemm = ARG_GEMM_AUTO;
+            else if (!strcmp(optarg, "builtin")) gemm = ARG_GEMM_BUILTIN;
+            else if (!strcmp(optarg, "blas")) gemm = ARG_GEMM_BLAS;
+            else if (!strcmp(optarg, "reference")) gemm = ARG_GEMM_REFERENCE;
+            else { fprintf(stderr, "argenc: --gemm wants auto, builtin, blas or reference, got '%s'\n", optarg); return 2; }
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -278,6 +287,7 @@ int main(int argc, char **argv)
     ArgSettings s;
     arg_default_settings(&s);
     s.n_threads = threads;
+    s.gemm = gemm;
     int ret = 1;
     Y4mImage img = { 0 };
     float *rgb = NULL;
