@@ -394,16 +394,52 @@ class VVenC(Codec):
             os.replace(yuv + '.tmp', yuv)
 
     def decode_cmds(self, bitstream, info, dec):
-        if self.decoder == 'ffmpeg':
-            return [ffmpeg_decode_cmd(bitstream, dec, self.t)]
+        """VVenC codes 8-bit input in 10 bits (Main 10). The decoded 10-bit
+        pictures are brought back to 8 bits by rounding, (v + 2) >> 2, in
+        post_decode: ffmpeg's own conversion dithers (or truncates with
+        sws_dither=none), which would bias the PSNR."""
         raw = dec + '.yuv'
-        w, h = info['width'], info['height']
-        return [['vvdecapp', '-b', bitstream, '-o', raw, '-d', '8', '-t', self.t],
-                ['ffmpeg', '-nostdin', '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s',
-                 f'{w}x{h}', '-i', raw, '-f', 'yuv4mpegpipe', '-strict', '-1', dec]]
+        if self.decoder == 'ffmpeg':
+            pr = subprocess.run(['ffprobe', '-v', 'error', '-select_streams', 'v:0', '-show_entries',
+                                 'stream=pix_fmt', '-of', 'csv=p=0', bitstream], stdout=subprocess.PIPE, text=True)
+            if pr.stdout.strip() == 'yuv420p':
+                return [ffmpeg_decode_cmd(bitstream, dec, self.t)]
+            return [['ffmpeg', '-nostdin', '-v', 'error', '-y', '-threads', self.t, '-i', bitstream,
+                     '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'yuv420p10le', raw]]
+        # vvdecapp -d 10: 10-bit output whatever the coded depth (an 8-bit
+        # stream is shifted up, which the rounding undoes exactly)
+        return [['vvdecapp', '-b', bitstream, '-o', raw, '-d', '10', '-t', self.t]]
+
+    def post_decode(self, info, dec):
+        raw = dec + '.yuv'
+        if os.path.isfile(raw):
+            raw10_to_y4m(raw, info, dec)
+            os.unlink(raw)
 
     def version(self):
         return tool_version([self.app, '--version']) if self.app else ''
+
+
+def raw10_to_y4m(raw, info, dst):
+    """Planar 4:2:0 10-bit little-endian pictures -> 8-bit Y4M, each sample
+    rounded: (v + 2) >> 2, clamped to 255."""
+    import numpy as np
+    w, h = info['width'], info['height']
+    n_samples = w * h + 2 * ((w + 1) // 2) * ((h + 1) // 2)
+    size = os.path.getsize(raw)
+    if size == 0 or size % (2 * n_samples):
+        raise RuntimeError(f'{raw}: {size} bytes is not a whole number of {w}x{h} 10-bit 4:2:0 pictures')
+    num, den = info['fps']
+    with open(raw, 'rb') as f, open(dst + '.tmp', 'wb') as out:
+        out.write(f'YUV4MPEG2 W{w} H{h} F{num}:{den} Ip A0:0 C420jpeg\n'.encode())
+        while True:
+            buf = f.read(2 * n_samples)
+            if not buf:
+                break
+            v = np.frombuffer(buf, dtype='<u2').astype(np.int32)
+            out.write(b'FRAME\n')
+            out.write(np.minimum((v + 2) >> 2, 255).astype(np.uint8).tobytes())
+    os.replace(dst + '.tmp', dst)
 
 
 CODEC_CLASSES = {c.name: c for c in (Arg, X265, SvtAv1, Aom, VVenC)}
@@ -464,6 +500,8 @@ def run_point(codec, clip, src, info, frames, point, params, work, argqual):
     dec_s = 0.0
     for cmd in codec.decode_cmds(out, info, dec):
         dec_s += run_timed(cmd, logp + '.dec')
+    if hasattr(codec, 'post_decode'):
+        codec.post_decode(info, dec)
     q = measure(argqual, src, dec)
     if q['frames'] != frames:
         raise RuntimeError(f'{codec.name} {point}: {q["frames"]} pictures decoded, {frames} coded')
@@ -566,7 +604,7 @@ def plot_clip(rows, clip, codecs, path, work, gnuplot='gnuplot'):
     rs = [r for r in rows if r['clip'] == clip]
     if not rs:
         return False
-    w, h, n = rs[0]['width'], rs[0]['height'], rs[0]['frames']
+    w, h, n = int(rs[0]['width']), int(rs[0]['height']), int(rs[0]['frames'])
     datafiles = {}
     for c in codecs:
         pts = sorted([r for r in rs if r['codec'] == c], key=lambda r: r['bpp'])
@@ -780,7 +818,17 @@ def findings(rows, facts, bd, clips, codecs):
                 f'{(1 - pay / r["bpp"]) * 100:.0f}% less) ARG is still beaten on both metrics by x265 '
                 f'{min(dom_pay, key=lambda a: a["bpp"])["point"]}.' if dom_pay else
                 f' Counting only its video payload ({pay:.4f} bpp) x265 no longer dominates it on both metrics.')
-        out.append(f'- {name}, {r["bpp"]:.4f} bpp: ' + '; '.join(parts) + '.' + tail)
+        near = []
+        for c in codecs:
+            if c in (ANCHOR, 'arg'):
+                continue
+            cand = [a for a in rows if a['clip'] == f['clip'] and a['codec'] == c]
+            if cand:
+                a = min(cand, key=lambda a: abs(math.log(a['bpp'] / r['bpp'])))
+                near.append(f'{LABELS.get(c, c)} {a["point"]}: {a["bpp"]:.4f} bpp, {a["psnr_y"]:.2f} dB '
+                            f'({a["psnr_y"] - r["psnr_y"]:+.1f} dB), MS-SSIM-Y {a["msssim_y"]:.4f}')
+        near_txt = (' Nearest in rate: ' + '; '.join(near) + '.') if near else ''
+        out.append(f'- {name}, {r["bpp"]:.4f} bpp: ' + '; '.join(parts) + '.' + tail + near_txt)
     if not wins:
         out.insert(0, '- **ARG wins nowhere** in these measurements: on every clip, for PSNR-Y and MS-SSIM-Y '
                       'alike, x265 reaches ARG\'s quality with fewer bits or beats it on rate and quality '
