@@ -628,12 +628,13 @@ def plot_clip(rows, clip, codecs, path, work, gnuplot='gnuplot'):
         f'set multiplot layout 2,2 title "{clip} ({w}x{h}, {n} pictures): quality against bits per pixel '
         f'(whole file)"',
         'set logscale x', 'set grid', 'set key bottom right', 'set xlabel "bits per pixel"',
-        'set format x "%g"',
+        'set format x "%g"', 'set offsets 0, 0, graph 0.06, graph 0.06',
     ]
     xs = [r['bpp'] for r in rs] + [payload_bpp(r) for r in rs]
     lines.append(f'set xrange [{min(xs) / 1.4:.6g}:{max(xs) * 1.4:.6g}]')
     for col, (m, label) in zip((2, 3, 4, 5), METRICS):
         unit = ' (dB)' if m.startswith('psnr') else ''
+        lines.append('set yrange [*:*]' if m.startswith('psnr') else 'set yrange [*:1]')
         lines.append(f'set ylabel "{label}{unit}"')
         lines.append(f'set title "{label}"')
         parts = []
@@ -863,8 +864,14 @@ def write_report(path, rows, bd, clips, codecs, notices, versions, args, plots_r
               f'{args.threads} threads per codec), in {elapsed / 60:.1f} minutes. Do not edit by hand: '
               'rerun the script (the discussion comes from `conformance/rd/report_notes.md`).\n')
     md.append('## Setup\n')
-    md.append(f'- **Clips**: {", ".join(clips)} from `data/` (DATA.md; already 2× downscaled), the first '
-              f'{"/".join(str(f) for f in frames)} pictures of each, 8-bit 4:2:0.')
+    per_clip = {c: int(next(r['frames'] for r in rows if r['clip'] == c)) for c in clips}
+    if len(frames) == 1:
+        ftxt = f'the first {frames[0]} pictures of each'
+    else:
+        ftxt = 'the first ' + ', '.join(f'{n} pictures of {c}' for c, n in per_clip.items()) + \
+            ' (all a clip has when it is shorter than asked)'
+    md.append(f'- **Clips**: {", ".join(clips)} from `data/` (DATA.md; already 2× downscaled), {ftxt}, '
+              '8-bit 4:2:0.')
     md.append('- **Rate**: the size of the whole output file (ARG: Matroska `.mkv`; x265: HEVC Annex B '
               'elementary stream, without the encoder-info SEI; AV1: IVF), as bits per pixel '
               '(8 · bytes / (width · height · pictures)) and kbit/s at the clip\'s frame rate.')
