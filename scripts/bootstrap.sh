@@ -17,6 +17,8 @@ PACKAGES=(
     python3-torch python3-numpy
     # data, container clients, measuring
     ffmpeg mkvtoolnix zstd time xxhash ca-certificates
+    # rate-distortion harness (conformance/rd): anchors, plots, PCHIP cross-check
+    x265 svt-av1 aom-tools gnuplot-nox python3-scipy
 )
 
 check_only=0
