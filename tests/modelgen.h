@@ -42,7 +42,7 @@ static void gen_add(GenList *l, const char *name, int ndim, int64_t a, int64_t b
 
 static void gen_norm(GenList *l, const char *pre, int c)
 {
-    char n[112];
+    char n[120];
     snprintf(n, sizeof(n), "%s.weight", pre);
     gen_add(l, n, 1, c, 0, 0, 0, 0);
     snprintf(n, sizeof(n), "%s.bias", pre);
@@ -51,7 +51,7 @@ static void gen_norm(GenList *l, const char *pre, int c)
 
 static void gen_conv(GenList *l, const char *pre, int co, int ci, int k, int bias)
 {
-    char n[112];
+    char n[120];
     snprintf(n, sizeof(n), "%s.weight", pre);
     gen_add(l, n, 5, co, ci, k, k, k);
     if (bias) {
@@ -62,7 +62,7 @@ static void gen_conv(GenList *l, const char *pre, int co, int ci, int k, int bia
 
 static void gen_res(GenList *l, const char *pre, int ci, int co)
 {
-    char n[112];
+    char n[100];
     snprintf(n, sizeof(n), "%s.norm1", pre);
     gen_norm(l, n, ci);
     snprintf(n, sizeof(n), "%s.conv1", pre);
@@ -79,7 +79,7 @@ static void gen_res(GenList *l, const char *pre, int ci, int co)
 
 static void gen_tensors(const ArgConfig *c, GenList *l)
 {
-    char n[112];
+    char n[80];
     int P = c->in_channels * c->patch * c->patch, Z = c->bits, L = c->levels, C = c->base;
     int ch = C * c->mult[0];
     gen_conv(l, "encoder.conv_in", ch, P, 3, 0);
