@@ -18,7 +18,15 @@
  * virtual frame v < nhist comes from the layer's cache (hist) or, in the
  * first chunk after a reset (pad_first), is the causal padding: zeros, or a
  * copy of the chunk's first frame with replicate padding. Output frame o
- * reads virtual frames o*ST .. o*ST + KT - 1. */
+ * reads virtual frames o*ST .. o*ST + KT - 1.
+ *
+ * With -DUBO_WEIGHTS (the variant for CPU implementations such as Mesa's
+ * lavapipe, where every storage-buffer or shared-memory access is a loop over
+ * the SIMD lanes and only uniform-buffer loads at uniform offsets are cheap):
+ * no shared memory; each invocation computes NP consecutive output pixels of
+ * a row for the MB output channels of one dispatch, reading the weights of a
+ * slice of K from a uniform buffer (wt[k][MB] for k in [k0, k0 + kn), bound
+ * at a dynamic offset), accumulating over the K slices in dst. */
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -36,10 +44,113 @@ layout(constant_id = 10) const bool REPLICATE = false;
 layout(constant_id = 11) const bool HAS_BIAS = false;
 layout(constant_id = 12) const bool HAS_RES = false;
 
-const int NT = (BM / TM) * (BN / TN);   /* threads; the host sets local_size_x to it */
 const int KS2 = KS * KS;
 const int KK = KT * KS2;
 const int PAD = KS / 2;
+
+#ifdef UBO_WEIGHTS
+
+const int MB = BM;                      /* output channels per dispatch, a multiple of 4 */
+const int NP = TN;                      /* output pixels per invocation */
+
+layout(set = 0, binding = 0, std140) uniform Weights {
+    vec4 w4[4096];                      /* wt[k - k0][MB] of this dispatch's channels */
+} W;
+
+layout(push_constant) uniform PC {
+    RBuf src, hist, wt_unused, bias, res;
+    RWBuf dst;
+    int H, W, HO, WO;
+    int N;
+    int nhist;
+    int pad_first;
+    int ntiles;
+    int CI, CO;
+    int m0;        /* first output channel of this dispatch */
+    int k0, kn;    /* the K slice */
+    int first_slice, last_slice;
+} pc;
+
+void main()
+{
+    const int segs_row = (pc.WO + NP - 1) / NP;
+    const int seg = int(group_index2() * gl_WorkGroupSize.x + gl_LocalInvocationID.x);
+    if (seg >= (pc.N / pc.WO) * segs_row)
+        return;
+    const int row = seg / segs_row;
+    const int ox0 = (seg - row * segs_row) * NP;
+    const int o = row / pc.HO, oy = row - o * pc.HO;
+    const uint HW = uint(pc.H) * uint(pc.W);
+    const uint CIHW = uint(pc.CI) * HW;
+    float acc[MB * NP];
+    [[unroll]] for (int i = 0; i < MB * NP; i++)
+        acc[i] = 0.0;
+    /* K in row taps (ci, dt, dy): the NX input pixels of a tap serve all KS
+     * values of dx; the host makes k0 and kn multiples of KS */
+    const int NX = (NP - 1) * SS + KS;
+    const int KR = KT * KS;
+    for (int rr = 0; rr < pc.kn / KS; rr++) {
+        const int r = pc.k0 / KS + rr;
+        const int ci = r / KR;
+        const int rem = r - ci * KR;
+        const int dt = rem / KS, dy = rem - (rem / KS) * KS;
+        const int vf = o * ST + dt;
+        const bool from_src = vf >= pc.nhist;
+        const bool frame_ok = from_src || pc.pad_first == 0 || REPLICATE;
+        RBuf b = from_src || pc.pad_first != 0 ? pc.src : pc.hist;
+        const uint fbase = from_src ? uint(vf - pc.nhist) * CIHW : pc.pad_first != 0 ? 0u : uint(vf) * CIHW;
+        int iy = oy * SS + dy - PAD;
+        const bool row_ok = frame_ok && (REPLICATE || (iy >= 0 && iy < pc.H));
+        iy = clamp(iy, 0, pc.H - 1);
+        const uint rbase = fbase + uint(ci) * HW + uint(iy * pc.W);
+        float xs[NX];
+        [[unroll]] for (int j = 0; j < NX; j++) {
+            int ix = ox0 * SS + j - PAD;
+            bool ok = row_ok && (REPLICATE || (ix >= 0 && ix < pc.W));
+            float v = b.d[rbase + uint(clamp(ix, 0, pc.W - 1))];
+            xs[j] = ok ? v : 0.0;
+        }
+        [[unroll]] for (int dx = 0; dx < KS; dx++) {
+            const int kk = rr * KS + dx;
+            [[unroll]] for (int i = 0; i < MB; i += 4) {
+                const vec4 w = W.w4[(kk * MB + i) >> 2];
+                [[unroll]] for (int p = 0; p < NP; p++) {
+                    const float x = xs[p * SS + dx];
+                    acc[(i + 0) * NP + p] = fma(w.x, x, acc[(i + 0) * NP + p]);
+                    acc[(i + 1) * NP + p] = fma(w.y, x, acc[(i + 1) * NP + p]);
+                    acc[(i + 2) * NP + p] = fma(w.z, x, acc[(i + 2) * NP + p]);
+                    acc[(i + 3) * NP + p] = fma(w.w, x, acc[(i + 3) * NP + p]);
+                }
+            }
+        }
+    }
+    const int HOWO = pc.HO * pc.WO;
+    [[unroll]] for (int p = 0; p < NP; p++) {
+        if (ox0 + p >= pc.WO)
+            continue;
+        const uint base = uint(o) * uint(pc.CO) * uint(HOWO) + uint(oy * pc.WO + ox0 + p);
+        [[unroll]] for (int i = 0; i < MB; i++) {
+            const int m = pc.m0 + i;
+            if (m < pc.CO) {
+                const uint idx = base + uint(m) * uint(HOWO);
+                float v = acc[i * NP + p];
+                if (pc.first_slice == 0)
+                    v = pc.dst.d[idx] + v;
+                if (pc.last_slice != 0) {
+                    if (HAS_BIAS)
+                        v += pc.bias.d[m];
+                    if (HAS_RES)
+                        v += pc.res.d[idx];
+                }
+                pc.dst.d[idx] = v;
+            }
+        }
+    }
+}
+
+#else /* the tiled implicit GEMM */
+
+const int NT = (BM / TM) * (BN / TN);   /* threads; the host sets local_size_x to it */
 const int LA = BK * BM / NT;            /* A elements each thread loads per slice */
 const int LB = BK * BN / NT;            /* B elements each thread loads per slice */
 const int CT = BN / TN;                 /* threads along n */
@@ -192,3 +303,5 @@ void main()
         }
     }
 }
+
+#endif

@@ -77,17 +77,27 @@ static void ref_causal(const ConvW *c, const float *hist, int nhist, int pad_fir
     }
 }
 
-static void test_conv(VkCtx *vk)
+/* The layer kinds drawn (each compiles a pipeline; shapes vary freely):
+ * kt, ks, st, ss, replicate, bias, residual, causal padding. */
+static const int k_kinds[16][8] = {
+    { 3, 3, 1, 1, 0, 0, 0, 0 }, { 3, 3, 1, 1, 0, 0, 1, 1 }, { 3, 3, 1, 1, 1, 0, 0, 1 }, { 3, 3, 1, 1, 1, 1, 1, 0 },
+    { 3, 3, 2, 2, 0, 1, 0, 0 }, { 3, 3, 2, 2, 1, 1, 0, 1 }, { 3, 3, 1, 2, 0, 1, 0, 1 }, { 3, 3, 2, 1, 1, 0, 0, 0 },
+    { 1, 1, 1, 1, 0, 0, 0, 0 }, { 1, 1, 1, 1, 0, 1, 0, 0 }, { 1, 1, 1, 1, 0, 0, 1, 0 }, { 3, 1, 1, 1, 0, 1, 0, 1 },
+    { 1, 3, 1, 1, 1, 0, 0, 0 }, { 3, 3, 1, 1, 0, 1, 0, 1 }, { 3, 3, 1, 1, 0, 1, 1, 0 }, { 1, 3, 1, 2, 0, 1, 1, 0 },
+};
+
+static void test_conv(VkCtx *vk, int iters, const char *variant)
 {
     int shapes = 0;
     double worst = 0;
-    for (int iter = 0; iter < 60; iter++) {
+    for (int iter = 0; iter < iters; iter++) {
+        const int *kd = k_kinds[iter % 16];
         ConvW c = { 0 };
-        int kind = irand(0, 9);
-        c.kt = kind < 6 ? 3 : kind < 8 ? 1 : 3;
-        c.ks = kind < 6 ? 3 : kind < 8 ? 1 : (kind == 8 ? 1 : 3);
-        c.st = c.kt == 3 && irand(0, 3) == 0 ? 2 : 1;
-        c.ss = c.ks == 3 && irand(0, 3) == 0 ? 2 : 1;
+        c.kt = kd[0];
+        c.ks = kd[1];
+        c.st = kd[2];
+        c.ss = kd[3];
+        int replicate = kd[4], has_bias = kd[5], has_res = kd[6], pad_first = kd[7] && c.kt > 1;
         c.ci = iter < 4 ? 1 + iter : irand(1, iter % 7 == 0 ? 100 : 40);
         c.co = iter % 9 == 0 ? irand(65, 140) : irand(1, 70);
         c.K = c.ci * c.kt * c.ks * c.ks;
@@ -95,8 +105,6 @@ static void test_conv(VkCtx *vk)
         if (iter % 11 == 5)
             h = 1, w = irand(30, 70);
         int t = irand(1, 5);
-        int replicate = irand(0, 1), has_bias = irand(0, 1), has_res = irand(0, 2) == 0;
-        int pad_first = c.kt > 1 && irand(0, 1);
         int nhist = c.kt > 1 ? (c.st == 2 && !pad_first && irand(0, 1) ? 1 : c.kt - 1) : 0;
         int n = nhist + t;
         if (n < c.kt)
@@ -116,8 +124,8 @@ static void test_conv(VkCtx *vk)
         double e = rc == 0 ? rel_err(got, ref, on) : INFINITY;
         worst = e > worst ? e : worst;
         CHECK(rc == 0 && got_out == n_out && e <= 1e-4,
-              "conv %dx%dx%d ci %d co %d stride %d,%d %dx%d t %d nhist %d%s%s%s%s: rc %d, %d frames (want %d), rel err %.3g",
-              c.kt, c.ks, c.ks, c.ci, c.co, c.st, c.ss, w, h, t, nhist, pad_first ? " (padding)" : "",
+              "conv (%s) %dx%dx%d ci %d co %d stride %d,%d %dx%d t %d nhist %d%s%s%s%s: rc %d, %d frames (want %d), rel err %.3g",
+              variant, c.kt, c.ks, c.ks, c.ci, c.co, c.st, c.ss, w, h, t, nhist, pad_first ? " (padding)" : "",
               replicate ? " replicate" : "", has_bias ? " bias" : "", has_res ? " +res" : "", rc, got_out, n_out, e);
         shapes++;
         free(wt);
@@ -129,7 +137,7 @@ static void test_conv(VkCtx *vk)
         free(ref);
         free(got);
     }
-    printf("conv: %d random shapes, worst rel err %.2e\n", shapes, worst);
+    printf("conv (%s variant): %d random shapes, worst rel err %.2e\n", variant, shapes, worst);
 }
 
 /* adaptive scale/shift as exec.c's norm_apply computes them */
@@ -408,7 +416,15 @@ int main(int argc, char **argv)
     printf("device: %s; validation layer %s\n", vk->name,
            vk_validation_messages() >= 0 ? "on" : "off (set ARG_VK_VALIDATION=1 with the layer installed)");
     double t0 = now();
-    test_conv(vk);
+    /* both convolution variants run here, whichever the device uses */
+    int ubo = vk->conv_ubo;
+    vk->conv_ubo = 0;
+    test_conv(vk, 16, "tiled");
+    if (vk->props.limits.maxUniformBufferRange >= VK_UBO_RANGE) {
+        vk->conv_ubo = 1;
+        test_conv(vk, 32, "uniform-buffer");
+    }
+    vk->conv_ubo = ubo;
     double t1 = now();
     test_groupnorm(vk);
     double t2 = now();

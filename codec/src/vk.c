@@ -388,6 +388,8 @@ static void ctx_destroy(VkCtx *c)
             vkDestroyPipelineCache(c->dev, c->pcache, NULL);
         if (c->layout)
             vkDestroyPipelineLayout(c->dev, c->layout, NULL);
+        if (c->wlayout)
+            vkDestroyDescriptorSetLayout(c->dev, c->wlayout, NULL);
         vkDestroyDevice(c->dev, NULL);
     }
     if (c->messenger) {
@@ -526,8 +528,29 @@ static int ctx_create(VkCtx **out, int device, int allow_cpu, char *msg, size_t 
               c->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) &&
              find_mem(&c->memprops, ~0u, uma_flags) >= 0;
 
+    /* CPU implementations read the weights of a convolution through a
+     * uniform buffer: the only memory their compilers load cheaply (see
+     * shaders/conv.comp); ARG_VK_CONV=tiled|ubo overrides */
+    const char *cv = getenv("ARG_VK_CONV");
+    int ubo_ok = c->props.limits.maxUniformBufferRange >= VK_UBO_RANGE &&
+                 c->props.limits.minUniformBufferOffsetAlignment <= 256;
+    c->conv_ubo = ubo_ok && (cv && *cv ? strcmp(cv, "ubo") == 0
+                                       : c->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
+    VkDescriptorSetLayoutBinding lb = { 0, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC, 1, VK_SHADER_STAGE_COMPUTE_BIT,
+                                        NULL };
+    VkDescriptorSetLayoutCreateInfo dli = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                            .bindingCount = 1,
+                                            .pBindings = &lb };
+    if (vkCreateDescriptorSetLayout(c->dev, &dli, NULL, &c->wlayout) != VK_SUCCESS) {
+        c->wlayout = VK_NULL_HANDLE;
+        msgf(msg, msglen, "vkCreateDescriptorSetLayout failed");
+        ctx_destroy(c);
+        return -ENODEV;
+    }
     VkPushConstantRange pcr = { VK_SHADER_STAGE_COMPUTE_BIT, 0, 128 };
     VkPipelineLayoutCreateInfo li = { .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                      .setLayoutCount = 1,
+                                      .pSetLayouts = &c->wlayout,
                                       .pushConstantRangeCount = 1,
                                       .pPushConstantRanges = &pcr };
     if (vkCreatePipelineLayout(c->dev, &li, NULL, &c->layout) != VK_SUCCESS) {
@@ -612,7 +635,8 @@ int vkbuf_alloc(VkCtx *c, VkBuf *b, size_t size, int kind)
     size = (size + 15) & ~(size_t)15;
     VkBufferCreateInfo bi = { .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
                               .size = size,
-                              .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                              .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
+                                       VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                                        VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT,
                               .sharingMode = VK_SHARING_MODE_EXCLUSIVE };
     if (vkCreateBuffer(c->dev, &bi, NULL, &b->buf) != VK_SUCCESS) {
@@ -736,6 +760,46 @@ int vkbuf_read(VkCtx *c, VkBuf *b, size_t off, void *data, size_t size)
         return 0;
     }
     return staged(c, b, off, data, size, 0);
+}
+
+int vkctx_wset(VkCtx *c, const VkBuf *b, VkWSet *ws)
+{
+    memset(ws, 0, sizeof(*ws));
+    if (b->size < VK_UBO_RANGE)
+        return -EINVAL;
+    VkDescriptorPoolSize ps = { VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC, 1 };
+    VkDescriptorPoolCreateInfo pi = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                      .maxSets = 1,
+                                      .poolSizeCount = 1,
+                                      .pPoolSizes = &ps };
+    if (vkCreateDescriptorPool(c->dev, &pi, NULL, &ws->pool) != VK_SUCCESS) {
+        ws->pool = VK_NULL_HANDLE;
+        return -ENOMEM;
+    }
+    VkDescriptorSetAllocateInfo ai = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                       .descriptorPool = ws->pool,
+                                       .descriptorSetCount = 1,
+                                       .pSetLayouts = &c->wlayout };
+    if (vkAllocateDescriptorSets(c->dev, &ai, &ws->set) != VK_SUCCESS) {
+        vkctx_wset_free(c, ws);
+        return -ENOMEM;
+    }
+    VkDescriptorBufferInfo bi = { b->buf, 0, VK_UBO_RANGE };
+    VkWriteDescriptorSet w = { .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                               .dstSet = ws->set,
+                               .dstBinding = 0,
+                               .descriptorCount = 1,
+                               .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC,
+                               .pBufferInfo = &bi };
+    vkUpdateDescriptorSets(c->dev, 1, &w, 0, NULL);
+    return 0;
+}
+
+void vkctx_wset_free(VkCtx *c, VkWSet *ws)
+{
+    if (ws->pool)
+        vkDestroyDescriptorPool(c->dev, ws->pool, NULL); /* frees its set */
+    memset(ws, 0, sizeof(*ws));
 }
 
 /* -------------------------------------------------------------- commands */

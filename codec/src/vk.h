@@ -12,6 +12,7 @@
 
 enum VkShaderId {
     SH_CONV,
+    SH_CONV_UBO,
     SH_GN_SUM,
     SH_GN_SQ,
     SH_GN_FINAL,
@@ -56,7 +57,9 @@ typedef struct VkCtx {
     int timestamps;                   /* the queue writes timestamps */
     double ts_ns;                     /* nanoseconds per timestamp tick */
     uint32_t max_groups[3];
+    VkDescriptorSetLayout wlayout;    /* set 0: the weights as a dynamic uniform buffer */
     VkPipelineLayout layout;
+    int conv_ubo;                     /* convolutions use the uniform-buffer variant */
     VkShaderModule modules[SH_COUNT];
     VkPipelineCache pcache;
     char cache_path[1024];
@@ -78,6 +81,17 @@ typedef struct VkBuf {
 } VkBuf;
 
 enum { VKB_DEVICE, VKB_UPLOAD, VKB_READBACK };
+
+/* A descriptor set that binds a buffer as set 0's dynamic uniform buffer
+ * (VK_UBO_RANGE bytes from a dynamic offset). */
+#define VK_UBO_RANGE 65536
+typedef struct VkWSet {
+    VkDescriptorPool pool;
+    VkDescriptorSet set;
+} VkWSet;
+
+int vkctx_wset(VkCtx *c, const VkBuf *b, VkWSet *ws);
+void vkctx_wset_free(VkCtx *c, VkWSet *ws);
 
 typedef struct VkCmd {
     VkCommandPool pool;

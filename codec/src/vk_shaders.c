@@ -5,6 +5,7 @@
 #include "vk.h"
 
 #include "conv.spv.h"
+#include "conv_ubo.spv.h"
 #include "d2s.spv.h"
 #include "dequant.spv.h"
 #include "gn_apply.spv.h"
@@ -20,6 +21,7 @@
 
 const VkShaderCode vk_shader_code[SH_COUNT] = {
     SHADER(SH_CONV, conv),
+    SHADER(SH_CONV_UBO, conv_ubo),
     SHADER(SH_GN_SUM, gn_sum),
     SHADER(SH_GN_SQ, gn_sq),
     SHADER(SH_GN_FINAL, gn_final),
