@@ -104,10 +104,11 @@ static int open_runner(NetRunner **out, const ArgModel *m, const ArgSettings *s,
         int rc = runner_open_vulkan(out, m, is_dec, h, w, max_t, device, allow_cpu, msg, sizeof(msg));
         if (rc == 0)
             return 0;
-        if (rc != -ENODEV && rc != -ENOTSUP)
+        if (rc != -ENODEV && rc != -ENOTSUP && rc != -ENOMEM)
             return rc;
-        if (backend == ARG_BACKEND_VULKAN)
-            say_fallback(msg);
+        /* silent only when auto found no GPU at all */
+        if (backend == ARG_BACKEND_VULKAN || rc != -ENODEV)
+            say_fallback(msg[0] ? msg : strerror(-rc));
 #else
         if (backend == ARG_BACKEND_VULKAN)
             say_fallback("this libarg was built without Vulkan");

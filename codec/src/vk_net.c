@@ -1064,8 +1064,10 @@ int runner_open_vulkan(NetRunner **out, const ArgModel *m, int is_dec, int h, in
         goto fail;
     }
     name_layers(r);
-    if ((rc = upload_weights(r)) < 0)
+    if ((rc = upload_weights(r)) < 0) {
+        snprintf(msg, msglen, "cannot place the weights on the device (%s)", strerror(-rc));
         goto fail;
+    }
     /* chunk kinds: fixed clips always start from empty caches */
     const ArgConfig *cfg = &m->cfg;
     r->nplans = cfg->clip_scope ? 1 : 2;
