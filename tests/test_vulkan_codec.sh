@@ -32,7 +32,8 @@ check "argenc ran on Vulkan" 'grep -q "backend vulkan" "$work/enc-vulkan.txt"'
 check "argdec ran on Vulkan" 'grep -q "on vulkan" "$work/dec-vulkan.err"'
 check "argenc tokens: cpu $(tok "$work/enc-cpu.txt") vulkan $(tok "$work/enc-vulkan.txt")" \
     '[ -n "$(tok "$work/enc-cpu.txt")" ] && [ "$(tok "$work/enc-cpu.txt")" = "$(tok "$work/enc-vulkan.txt")" ]'
-check "the two streams are byte-identical" 'cmp -s "$work/cpu.mkv" "$work/vulkan.mkv" || [ "$(tok "$work/dec-cpu.txt")" = "$(tok "$work/dec-vulkan.txt")" ]'
+check "both streams decode (on either backend) to the encoder's tokens" \
+    '[ "$(tok "$work/dec-cpu.txt")" = "$(tok "$work/enc-cpu.txt")" ] && [ "$(tok "$work/dec-vulkan.txt")" = "$(tok "$work/enc-cpu.txt")" ]'
 check "9 pictures decoded on each backend" '[ "$(sed -n "s/^pictures //p" "$work/dec-cpu.txt")" = 9 ] && [ "$(sed -n "s/^pictures //p" "$work/dec-vulkan.txt")" = 9 ]'
 # decoded pictures: within one 8-bit level (float results within 1e-3 of each other)
 python3 - "$work/dec-cpu.y4m" "$work/dec-vulkan.y4m" <<'PY' && ok || ko "decoded pictures differ by more than one level"
