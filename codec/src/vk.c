@@ -321,8 +321,11 @@ static void save_cache(VkCtx *c)
 
 VkPipeline vkctx_pipeline(VkCtx *c, int shader, const int32_t *spec, int nspec)
 {
-    if (shader < 0 || shader >= SH_COUNT || nspec < 0 || nspec > VK_MAX_SPEC)
+    if (shader < 0 || shader >= SH_COUNT || nspec < 0 || nspec > VK_MAX_SPEC || (nspec && !spec))
         return VK_NULL_HANDLE;
+    int32_t none[1] = { 0 };
+    if (!nspec)
+        spec = none; /* memcmp and memcpy want a pointer even for 0 bytes */
     pthread_mutex_lock(&c->lock);
     for (int i = 0; i < c->npipes; i++) {
         VkPipeEntry *e = &c->pipes[i];
