@@ -420,6 +420,10 @@ int main(int argc, char **argv)
     int ubo = vk->conv_ubo;
     vk->conv_ubo = 0;
     test_conv(vk, 16, "tiled");
+    /* the tile shape GPUs use for wide layers (lavapipe gets narrower ones) */
+    setenv("ARG_VK_TILE", "64,128,8,8", 1);
+    test_conv(vk, 8, "tiled 64x128");
+    unsetenv("ARG_VK_TILE");
     if (vk->props.limits.maxUniformBufferRange >= VK_UBO_RANGE) {
         vk->conv_ubo = 1;
         test_conv(vk, 32, "uniform-buffer");
