@@ -529,7 +529,7 @@ static int ctx_create(VkCtx **out, int device, int allow_cpu, char *msg, size_t 
                                       VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     c->uma = (c->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ||
               c->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) &&
-             find_mem(&c->memprops, ~0u, uma_flags) >= 0;
+             find_mem(&c->memprops, ~0u, uma_flags) >= 0 && !env_flag("ARG_VK_STAGING");
 
     /* CPU implementations read the weights of a convolution through a
      * uniform buffer: the only memory their compilers load cheaply (see
