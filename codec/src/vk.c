@@ -536,7 +536,7 @@ static int ctx_create(VkCtx **out, int device, int allow_cpu, char *msg, size_t 
      * shaders/conv.comp); ARG_VK_CONV=tiled|ubo overrides */
     const char *cv = getenv("ARG_VK_CONV");
     int ubo_ok = c->props.limits.maxUniformBufferRange >= VK_UBO_RANGE &&
-                 c->props.limits.minUniformBufferOffsetAlignment <= 256;
+                 c->props.limits.minUniformBufferOffsetAlignment <= 16; /* offsets are multiples of 16 bytes */
     c->conv_ubo = ubo_ok && (cv && *cv ? strcmp(cv, "ubo") == 0
                                        : c->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
     VkDescriptorSetLayoutBinding lb = { 0, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC, 1, VK_SHADER_STAGE_COMPUTE_BIT,
