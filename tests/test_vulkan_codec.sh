@@ -61,6 +61,14 @@ if "$tools/argbench" --list-devices | grep -q "(CPU," && ! "$tools/argbench" --l
     "$tools/argenc" -i "$clip" -o "$work/auto.mkv" -m "$model" --backend auto --quiet > "$work/auto.txt" 2>&1
     check "auto picks the CPU when the only device is a CPU implementation" 'grep -q "backend cpu" "$work/auto.txt"'
 fi
+# a damaged pipeline cache file is ignored (its header is checked) and replaced atomically
+cache="$work/pipeline-cache.bin"
+head -c 4096 /dev/urandom > "$cache"
+printf '\040\000\000\000\001\000\000\000' | dd of="$cache" conv=notrunc 2>/dev/null  # a plausible size and version
+ARG_VK_PIPELINE_CACHE="$cache" "$tools/argenc" -i "$clip" -o "$work/pc.mkv" -m "$model" -g 2 --backend vulkan --quiet > "$work/pc.txt" 2>&1
+check "damaged pipeline cache: same tokens" '[ "$(tok "$work/pc.txt")" = "$(tok "$work/enc-cpu.txt")" ]'
+check "damaged pipeline cache: rewritten with a valid header" \
+    '[ "$(od -An -tu4 -N8 "$cache" | tr -s " ")" = " 32 1" ] && [ -z "$(ls "$work" | grep "pipeline-cache.bin.tmp")" ]'
 # bad values are refused
 "$tools/argenc" -i "$clip" -o "$work/x.mkv" -m "$model" --backend gpu > /dev/null 2> "$work/bad.err"
 check "--backend gpu refused" '[ $? = 2 ] && grep -q "cpu, vulkan or auto" "$work/bad.err"'
