@@ -420,10 +420,11 @@ int main(int argc, char **argv)
     int ubo = vk->conv_ubo;
     vk->conv_ubo = 0;
     test_conv(vk, 16, "tiled");
-    /* the tile shape GPUs use for wide layers (lavapipe gets narrower ones) */
-    setenv("ARG_VK_TILE", "64,128,8,8", 1);
-    test_conv(vk, 8, "tiled 64x128");
-    unsetenv("ARG_VK_TILE");
+    /* the tile shapes of GPUs (BN = 128; lavapipe gets BN = 64) */
+    int wide = vk->wide_tiles;
+    vk->wide_tiles = !wide;
+    test_conv(vk, 12, wide ? "tiled, BN 64" : "tiled, BN 128");
+    vk->wide_tiles = wide;
     if (vk->props.limits.maxUniformBufferRange >= VK_UBO_RANGE) {
         vk->conv_ubo = 1;
         test_conv(vk, 32, "uniform-buffer");

@@ -539,6 +539,7 @@ static int ctx_create(VkCtx **out, int device, int allow_cpu, char *msg, size_t 
                  c->props.limits.minUniformBufferOffsetAlignment <= 16; /* offsets are multiples of 16 bytes */
     c->conv_ubo = ubo_ok && (cv && *cv ? strcmp(cv, "ubo") == 0
                                        : c->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU);
+    c->wide_tiles = c->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU;
     VkDescriptorSetLayoutBinding lb = { 0, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER_DYNAMIC, 1, VK_SHADER_STAGE_COMPUTE_BIT,
                                         NULL };
     VkDescriptorSetLayoutCreateInfo dli = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,

@@ -60,6 +60,7 @@ typedef struct VkCtx {
     VkDescriptorSetLayout wlayout;    /* set 0: the weights as a dynamic uniform buffer */
     VkPipelineLayout layout;
     int conv_ubo;                     /* convolutions use the uniform-buffer variant */
+    int wide_tiles;                   /* tiled convolutions use BN = 128 (GPUs) */
     VkShaderModule modules[SH_COUNT];
     VkPipelineCache pcache;
     char cache_path[1024];

@@ -155,9 +155,11 @@ typedef struct VkConvInfo {
 } VkConvInfo;
 
 /* Tile shape for a layer: BM covers the output channels with little waste
- * (8 rows of threads), BN = 64 pixels (16 columns of threads, 4 each); wide
- * layers on GPUs use 64 x 128 tiles with 8 x 8 per thread. ARG_VK_TILE=
- * "BM,BN,TM,TN" overrides (for tuning; BM/TM must be 8 or 16, BN/TN 16). */
+ * (8 rows of threads, TM = BM / 8 each, BM <= 64), BN = 128 pixels with 8 per
+ * thread on GPUs (16 columns of threads: 128 threads, TM x 8 accumulators,
+ * TM + 8 shared-memory loads per TM x 8 FMAs), 64 pixels with 4 per thread
+ * elsewhere. ARG_VK_TILE="BM,BN,TM,TN" overrides (tuning; BM/TM must be 8 or
+ * 16, BN/TN 16, BN 64 or 128). */
 static void conv_tiles(const VkCtx *c, VkConvInfo *ci)
 {
     int co = ci->w->co;
@@ -188,7 +190,7 @@ static void conv_tiles(const VkCtx *c, VkConvInfo *ci)
         bm = 48, tm = 6;
     else
         bm = 64, tm = 8;
-    if (bm == 64 && c->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU)
+    if (c->wide_tiles)
         bn = 128, tn = 8;
     const char *env = getenv("ARG_VK_TILE");
     int a, b, d, e;
