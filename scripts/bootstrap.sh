@@ -12,7 +12,7 @@ PACKAGES=(
     build-essential gcc meson ninja-build pkg-config
     # libarg and its optional backends
     libxxhash-dev libopenblas-dev libopus-dev libebml-dev libmatroska-dev
-    libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools
+    libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
     # PyTorch twin, parity vectors
     python3-torch python3-numpy
     # data, container clients, measuring

@@ -1,12 +1,16 @@
 /* argbench: tokenizer speed, memory and arithmetic rate on synthetic video.
  *
  *   argbench -m MODEL [-s 640x360] [-n FRAMES] [--threads N] [--gemm MODE]
- *            [--scan-threads] [--rss 100,1000]
+ *            [--backend cpu|vulkan|auto|both] [--device N] [--profile]
+ *            [--peak-gflops G] [--list-devices] [--scan-threads] [--rss 100,1000]
  *
  * Prints encode/decode frames per second (median over latent-frame chunks
  * and overall), MACs per pixel, achieved GMAC/s next to the sgemm rate of
- * this machine measured in the same run, thread speed-up, and peak RSS of
- * separate runs of different lengths (forked children). */
+ * this machine measured in the same run (CPU) or a given fp32 peak (GPU),
+ * thread speed-up, and peak RSS of separate runs of different lengths
+ * (forked children). --backend both runs the CPU and Vulkan side by side;
+ * --profile prints the Vulkan backend's per-op and per-layer GPU times
+ * (ARG_VK_PROFILE=1). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +23,9 @@
 
 #include "arg/arg.h"
 #include "kernels.h"
+#ifdef ARG_HAVE_VULKAN
+#include "vk.h"
+#endif
 
 #ifdef ARG_HAVE_BLAS
 #include <cblas.h>
@@ -66,6 +73,9 @@ typedef struct Result {
     int frames;
 } Result;
 
+static int g_backend = ARG_BACKEND_AUTO, g_device = 0;
+static char g_backend_name[2][200];
+
 static int run(const ArgModel *m, int w, int h, int frames, int threads, int gemm, Result *res,
                int quiet)
 {
@@ -73,6 +83,8 @@ static int run(const ArgModel *m, int w, int h, int frames, int threads, int gem
     arg_default_settings(&s);
     s.n_threads = threads;
     s.gemm = gemm;
+    s.backend = g_backend;
+    s.device = g_device;
     ArgEncoder *enc;
     ArgDecoder *dec;
     int rc = arg_encoder_open(&enc, m, &s, w, h);
@@ -82,6 +94,8 @@ static int run(const ArgModel *m, int w, int h, int frames, int threads, int gem
         arg_encoder_close(enc);
         return rc;
     }
+    snprintf(g_backend_name[0], sizeof(g_backend_name[0]), "%s", arg_encoder_backend(enc));
+    snprintf(g_backend_name[1], sizeof(g_backend_name[1]), "%s", arg_decoder_backend(dec));
     const ArgModelInfo *info = arg_model_info(m);
     float *pic = malloc((size_t)3 * w * h * sizeof(float));
     int nchunks = frames + 2;
@@ -257,6 +271,11 @@ static void usage(FILE *f)
             "  -n N              frames (default 33)\n"
             "  --threads N       worker threads (default: all cores)\n"
             "  --gemm MODE       auto | builtin | blas | reference\n"
+            "  --backend B       cpu | vulkan | auto | both (cpu and vulkan side by side; default auto)\n"
+            "  --device N        Vulkan device N (see --list-devices)\n"
+            "  --profile         print the Vulkan backend's GPU time per op and per layer\n"
+            "  --peak-gflops G   the GPU's fp32 peak, to print the fraction reached\n"
+            "  --list-devices    list the Vulkan devices and exit\n"
             "  --scan-threads    also run with 1 thread and print the speed-up\n"
             "  --rss A,B         peak RSS of separate runs of A and B frames (e.g. 100,1000)\n");
 }
@@ -264,7 +283,8 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *rss = NULL;
-    int w = 640, h = 360, frames = 33, threads = 0, gemm = ARG_GEMM_AUTO, scan = 0;
+    int w = 640, h = 360, frames = 33, threads = 0, gemm = ARG_GEMM_AUTO, scan = 0, both = 0;
+    double peak = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -294,6 +314,41 @@ int main(int argc, char **argv)
                 return 2;
             }
             i++;
+        } else if (!strcmp(a, "--backend") && v) {
+            both = !strcmp(v, "both");
+            g_backend = both ? ARG_BACKEND_CPU : !strcmp(v, "cpu") ? ARG_BACKEND_CPU
+                      : !strcmp(v, "vulkan") ? ARG_BACKEND_VULKAN : !strcmp(v, "auto") ? ARG_BACKEND_AUTO : -1;
+            if (g_backend < 0) {
+                fprintf(stderr, "argbench: unknown --backend '%s' (cpu, vulkan, auto or both)\n", v);
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--device") && v) {
+            char *end;
+            long d = strtol(v, &end, 10);
+            if (!*v || *end || d < 0 || d > 255) {
+                fprintf(stderr, "argbench: bad --device '%s'\n", v);
+                return 2;
+            }
+            g_device = (int)d + 1;
+            i++;
+        } else if (!strcmp(a, "--profile")) {
+            setenv("ARG_VK_PROFILE", "1", 1);
+        } else if (!strcmp(a, "--peak-gflops") && v) {
+            peak = atof(v);
+            i++;
+        } else if (!strcmp(a, "--list-devices")) {
+#ifdef ARG_HAVE_VULKAN
+            char list[4096];
+            int n = vk_list_devices(list, sizeof(list));
+            if (n <= 0)
+                printf("no Vulkan device\n");
+            else
+                fputs(list, stdout);
+#else
+            printf("this build has no Vulkan backend\n");
+#endif
+            return 0;
         } else if (!strcmp(a, "--scan-threads")) {
             scan = 1;
         } else if (!strcmp(a, "--rss") && v) {
@@ -330,21 +385,37 @@ int main(int argc, char **argv)
     const char *what;
     double sg = sgemm_rate(nthreads, &what);
     printf("sgemm      %.1f GMAC/s (%s, %d threads)\n", sg, what, nthreads);
-    Result r;
-    int rc = run(m, w, h, frames, threads, gemm, &r, 0);
-    if (rc < 0) {
-        fprintf(stderr, "argbench: run failed: %s\n", strerror(-rc));
-        arg_model_free(m);
-        return 1;
-    }
+    Result r, res[2];
+    int nb = both ? 2 : 1, rc = 0;
     double px = (double)w * h;
     printf("%dx%d, %d frames:\n", w, h, frames);
-    printf("  encode   %6.2f fps (median chunk %6.2f)  %6.1f GMAC/s = %3.0f%% of sgemm\n", r.enc_fps,
-           r.enc_med_fps, info->enc_macs_per_pixel * px * r.enc_med_fps / 1e9,
-           100 * info->enc_macs_per_pixel * px * r.enc_med_fps / 1e9 / sg);
-    printf("  decode   %6.2f fps (median chunk %6.2f)  %6.1f GMAC/s = %3.0f%% of sgemm\n", r.dec_fps,
-           r.dec_med_fps, info->dec_macs_per_pixel * px * r.dec_med_fps / 1e9,
-           100 * info->dec_macs_per_pixel * px * r.dec_med_fps / 1e9 / sg);
+    for (int b = 0; b < nb; b++) {
+        if (both)
+            g_backend = b == 0 ? ARG_BACKEND_CPU : ARG_BACKEND_VULKAN;
+        rc = run(m, w, h, frames, threads, gemm, &res[b], 0);
+        if (rc < 0) {
+            fprintf(stderr, "argbench: run failed: %s\n", strerror(-rc));
+            arg_model_free(m);
+            return 1;
+        }
+        r = res[b];
+        int on_cpu = strncmp(g_backend_name[0], "cpu", 3) == 0;
+        printf("  backend  %s\n", g_backend_name[0]);
+        for (int d = 0; d < 2; d++) {
+            double fps = d ? r.dec_fps : r.enc_fps, med = d ? r.dec_med_fps : r.enc_med_fps;
+            double gmacs = (d ? info->dec_macs_per_pixel : info->enc_macs_per_pixel) * px * med / 1e9;
+            printf("  %s   %7.3f fps (median chunk %7.3f)  %7.2f GMAC/s", d ? "decode" : "encode", fps, med, gmacs);
+            if (on_cpu)
+                printf(" = %3.0f%% of sgemm\n", 100 * gmacs / sg);
+            else if (peak > 0)
+                printf(" = %5.2f%% of the %.0f GFLOP/s fp32 peak\n", 100 * 2 * gmacs / peak, peak);
+            else
+                printf("\n");
+        }
+    }
+    if (both)
+        printf("  vulkan / cpu: encode %.3fx, decode %.3fx (median chunks)\n", res[1].enc_med_fps / res[0].enc_med_fps,
+               res[1].dec_med_fps / res[0].dec_med_fps);
     if (scan && nthreads > 1) {
         Result r1;
         if (run(m, w, h, frames, 1, gemm, &r1, 0) == 0) {

@@ -1,7 +1,8 @@
 /* argdec: decode an ARG Matroska file to Y4M.
  *
  *   argdec -i IN.mkv -o OUT.y4m|- [-m MODEL] [--force] [-ss SECONDS]
- *          [--frames N] [--threads N] [--gemm KIND] [--verify] [--info]
+ *          [--frames N] [--threads N] [--gemm KIND] [--backend cpu|vulkan|auto]
+ *          [--device N] [--verify] [--info]
  *
  * --info prints the sequence header, the model, the GOPs and every packet's
  * size and bits per token (no decoding). --verify prints XXH3-64 of the
@@ -20,6 +21,7 @@
 
 #include "arg/arg.h"
 #include "arg_mkv.h"
+#include "backendopt.h"
 #include "bitstream.h"
 #include "entropy.h"
 #include "metrics.h"
@@ -42,6 +44,7 @@ static void usage(FILE *f)
             "  --threads N    worker threads (default: all cores)\n"
             "  --gemm KIND    auto (default: OpenBLAS when built with it), builtin, blas or reference;\n"
             "                 builtin gives the reference pictures (conformance/README.md)\n"
+            BACKEND_HELP
             "  --verify       print XXH3-64 of the decoded tokens and pictures\n"
             "  --info         describe the stream (header, GOPs, packets) and exit\n");
 }
@@ -87,6 +90,7 @@ int main(int argc, char **argv)
 {
     const char *in = NULL, *out = NULL, *model_arg = NULL, *audio_out = NULL, *ref_path = NULL;
     int force = 0, verify = 0, info = 0, threads = 0, gemm = ARG_GEMM_AUTO;
+    int backend = ARG_BACKEND_AUTO, device = 0;
     long max_frames = -1;
     double ss = 0;
     static const struct option lo[] = {
@@ -95,6 +99,7 @@ int main(int argc, char **argv)
         { "threads", required_argument, 0, 'T' }, { "ss", required_argument, 0, 's' },
         { "help", no_argument, 0, 'h' },          { "audio", required_argument, 0, 'A' },
         { "psnr", required_argument, 0, 'P' },     { "gemm", required_argument, 0, 'G' },
+        { "backend", required_argument, 0, 'B' }, { "device", required_argument, 0, 'D' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -122,6 +127,18 @@ int main(int argc, char **argv)
             else if (!strcmp(optarg, "reference")) gemm = ARG_GEMM_REFERENCE;
             else {
                 fprintf(stderr, "argdec: --gemm wants auto, builtin, blas or reference, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'B':
+            if ((backend = backend_parse(optarg)) < 0) {
+                fprintf(stderr, "argdec: --backend wants cpu, vulkan or auto, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'D':
+            if ((device = device_parse(optarg)) < 0) {
+                fprintf(stderr, "argdec: --device wants a device number (0..255), got '%s'\n", optarg);
                 return 2;
             }
             break;
@@ -202,6 +219,8 @@ int main(int argc, char **argv)
     arg_default_settings(&s);
     s.n_threads = threads;
     s.gemm = gemm;
+    s.backend = backend;
+    s.device = device;
     if ((rc = arg_decoder_open(&dec, model, &s, h.width, h.height)) < 0 ||
         (rc = ent_ctx_init(&ent, h.lfq_bits, (unsigned)h.rate_max)) < 0) {
         fprintf(stderr, "argdec: cannot set up the decoder: %s\n", strerror(-rc));
@@ -393,8 +412,8 @@ int main(int argc, char **argv)
                (uint64_t)XXH3_64bits_digest(hp), written);
     clock_gettime(CLOCK_MONOTONIC, &ts1);
     double el = (double)(ts1.tv_sec - ts0.tv_sec) + (ts1.tv_nsec - ts0.tv_nsec) * 1e-9;
-    fprintf(stderr, "argdec: %ld pictures %dx%d in %.2f s (%.2f fps)\n", written, h.width, h.height, el,
-            el > 0 ? written / el : 0.0);
+    fprintf(stderr, "argdec: %ld pictures %dx%d in %.2f s (%.2f fps) on %s\n", written, h.width, h.height, el,
+            el > 0 ? written / el : 0.0, arg_decoder_backend(dec));
     ret = 0;
 out:
     y4m_image_free(&rimg);

@@ -1,6 +1,7 @@
 /* argenc: encode a Y4M video into an ARG Matroska file.
  *
  *   argenc -i INPUT.y4m|- -o OUT.mkv [-m MODEL | -q N] [-g GOP] [--threads N] [--gemm KIND]
+ *          [--backend cpu|vulkan|auto] [--device N]
  *          [--frames N] [--matrix bt601|bt709] [--stats FILE.json] [--quiet]
  *
  * Pictures -> tokens (libarg) -> entropy coder -> one Matroska block per
@@ -19,6 +20,7 @@
 
 #include "arg/arg.h"
 #include "arg_mkv.h"
+#include "backendopt.h"
 #include "bitstream.h"
 #include "entropy.h"
 #include "modelpath.h"
@@ -46,6 +48,7 @@ static void usage(FILE *f)
             "  --frames N       encode at most N pictures\n"
             "  --threads N      worker threads (default: all cores)\n"
             "  --gemm KIND      auto (default: OpenBLAS when built with it), builtin, blas or reference\n"
+            BACKEND_HELP
             "  --matrix M       bt601 | bt709 colour matrix (default: bt601)\n"
             "  --stats FILE     write final statistics as JSON\n"
             "  --quiet          no progress line\n");
@@ -164,12 +167,14 @@ int main(int argc, char **argv)
     const char *in = NULL, *audio_in = NULL, *out = NULL, *model_arg = NULL, *stats = NULL;
     int abitrate = 64000;
     int q = -1, gop = 8, threads = 0, quiet = 0, matrix = Y4M_MATRIX_BT601, gemm = ARG_GEMM_AUTO;
+    int backend = ARG_BACKEND_AUTO, device = 0;
     long max_frames = -1;
     static const struct option lo[] = {
         { "frames", required_argument, 0, 'F' }, { "threads", required_argument, 0, 'T' },
         { "matrix", required_argument, 0, 'M' }, { "stats", required_argument, 0, 'S' },
         { "quiet", no_argument, 0, 'Q' },        { "help", no_argument, 0, 'h' },
         { "gemm", required_argument, 0, 'G' },
+        { "backend", required_argument, 0, 'B' }, { "device", required_argument, 0, 'D' },
         { 0, 0, 0, 0 },
     };
     int c;
@@ -199,6 +204,18 @@ int main(int argc, char **argv)
         case 'T': threads = atoi(optarg); break;
         case 'S': stats = optarg; break;
         case 'Q': quiet = 1; break;
+        case 'B':
+            if ((backend = backend_parse(optarg)) < 0) {
+                fprintf(stderr, "argenc: --backend wants cpu, vulkan or auto, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'D':
+            if ((device = device_parse(optarg)) < 0) {
+                fprintf(stderr, "argenc: --device wants a device number (0..255), got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'M':
             if (!strcmp(optarg, "bt601")) matrix = Y4M_MATRIX_BT601;
             else if (!strcmp(optarg, "bt709")) matrix = Y4M_MATRIX_BT709;
@@ -288,6 +305,8 @@ int main(int argc, char **argv)
     arg_default_settings(&s);
     s.n_threads = threads;
     s.gemm = gemm;
+    s.backend = backend;
+    s.device = device;
     int ret = 1;
     Y4mImage img = { 0 };
     float *rgb = NULL;
@@ -480,6 +499,7 @@ int main(int argc, char **argv)
            e.mi->lfq_bits, 100.0 * (1 - bpt / e.mi->lfq_bits));
     printf("  %.2f fps (%.1f s; tokenizer %.1f s, entropy coder %.2f s)\n", frames / el, el, e.t_model,
            e.t_entropy);
+    printf("  backend %s\n", arg_encoder_backend(e.enc));
     if (e.opus)
         printf("  audio: %" PRIu64 " samples at %d Hz, %d ch -> Opus %.1f kbit/s\n", e.ain, e.arate, e.ach,
                e.abytes * 8 / 1000.0 / ((double)e.ain / e.arate + 1e-9));

@@ -25,6 +25,7 @@
 
 #include <arg/arg.h>
 
+#include "backendopt.h"
 #include "metrics.h"
 #include "y4m.h"
 
@@ -40,6 +41,8 @@ typedef struct Options {
     int64_t max_frames;     /* 0: all */
     int threads;            /* 0: one per core */
     int gemm;               /* enum ArgGemm */
+    int backend;            /* enum ArgBackend */
+    int device;             /* ArgSettings.device */
     int matrix;             /* enum Y4mMatrix */
     int range;              /* -1: from the input (XCOLORRANGE), else limited */
     int upsample;           /* enum Y4mUpsample */
@@ -61,6 +64,9 @@ static void usage(FILE *f)
         "  -f, --frames N          process at most N pictures (default: all)\n"
         "  -t, --threads N         worker threads (default 0: one per online core)\n"
         "  -g, --gemm KIND         auto (default), builtin, blas or reference\n"
+        "      --backend B         cpu, vulkan or auto (default: a Vulkan GPU if one is\n"
+        "                          usable, else the CPU)\n"
+        "      --device N          Vulkan device N (default: ARG_DEVICE or the best)\n"
         "      --tokens-out FILE   write the tokens: for each latent frame, tokens_h x\n"
         "                          tokens_w little-endian uint32 values, row-major\n"
         "      --matrix M          YUV matrix: bt601 (default) or bt709\n"
@@ -91,7 +97,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
 
 static int parse_options(int argc, char **argv, Options *o)
 {
-    enum { OPT_TOKENS_OUT = 256, OPT_MATRIX, OPT_RANGE, OPT_UPSAMPLE };
+    enum { OPT_TOKENS_OUT = 256, OPT_MATRIX, OPT_RANGE, OPT_UPSAMPLE, OPT_BACKEND, OPT_DEVICE };
     static const struct option longopts[] = {
         { "input", required_argument, NULL, 'i' },
         { "model", required_argument, NULL, 'm' },
@@ -103,6 +109,8 @@ static int parse_options(int argc, char **argv, Options *o)
         { "matrix", required_argument, NULL, OPT_MATRIX },
         { "range", required_argument, NULL, OPT_RANGE },
         { "upsample", required_argument, NULL, OPT_UPSAMPLE },
+        { "backend", required_argument, NULL, OPT_BACKEND },
+        { "device", required_argument, NULL, OPT_DEVICE },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -142,6 +150,18 @@ static int parse_options(int argc, char **argv, Options *o)
             else if (!strcmp(optarg, "reference")) o->gemm = ARG_GEMM_REFERENCE;
             else {
                 fprintf(stderr, "argtok: --gemm wants auto, builtin, blas or reference, got '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case OPT_BACKEND:
+            if ((o->backend = backend_parse(optarg)) < 0) {
+                fprintf(stderr, "argtok: --backend wants cpu, vulkan or auto, got '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case OPT_DEVICE:
+            if ((o->device = device_parse(optarg)) < 0) {
+                fprintf(stderr, "argtok: --device wants a device number (0..255), got '%s'\n", optarg);
                 return -1;
             }
             break;
@@ -620,6 +640,8 @@ static int run(const Options *o)
     ArgSettings s;
     arg_default_settings(&s);
     s.n_threads = o->threads;
+    s.backend = o->backend;
+    s.device = o->device;
     s.gemm = o->gemm;
     ret = arg_encoder_open(&c->enc, model, &s, c->width, c->height);
     if (ret < 0) {
@@ -810,6 +832,7 @@ static int run(const Options *o)
            c->t_dec > 0 ? (double)c->pictures_out / c->t_dec : 0.0, c->t_dec);
     fprintf(rep, "settings:     %d threads%s, gemm %s; %.3f s in all\n", o->threads,
            o->threads == 0 ? " (one per core)" : "", gemm_name(o->gemm), t_total);
+    fprintf(rep, "backend:      encoder %s; decoder %s\n", arg_encoder_backend(c->enc), arg_decoder_backend(c->dec));
     fprintf(rep, "PSNR:         Y %.3f  U %.3f  V %.3f  RGB %.3f dB\n", psnr_acc_plane(&c->psnr_yuv, 0),
            psnr_acc_plane(&c->psnr_yuv, 1), psnr_acc_plane(&c->psnr_yuv, 2),
            psnr_acc_all(&c->psnr_rgb));

@@ -1,10 +1,12 @@
 /* Public API: settings, streaming encoder and decoder. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "arg/arg.h"
+#include "backend.h"
 #include "exec.h"
 #include "model.h"
 
@@ -27,7 +29,32 @@ void arg_default_settings(ArgSettings *s)
     s->gemm = ARG_GEMM_AUTO;
 }
 
-static int setup_kernels(KernelCtx *k, const ArgSettings *s)
+static int env_backend(void)
+{
+    const char *v = getenv("ARG_BACKEND");
+    if (!v || !*v || !strcmp(v, "auto"))
+        return ARG_BACKEND_AUTO;
+    if (!strcmp(v, "cpu"))
+        return ARG_BACKEND_CPU;
+    if (!strcmp(v, "vulkan"))
+        return ARG_BACKEND_VULKAN;
+    return -1;
+}
+
+/* One line on stderr, once per process, when Vulkan was asked for and the
+ * CPU runs instead. */
+static void say_fallback(const char *why)
+{
+    static int said;
+    if (!said) {
+        said = 1;
+        fprintf(stderr, "arg: Vulkan backend unavailable (%s); using the CPU\n", why);
+    }
+}
+
+/* Validate the settings and open the network on the chosen backend. */
+static int open_runner(NetRunner **out, const ArgModel *m, const ArgSettings *s, int is_dec, int h,
+                       int w, int max_t)
 {
     ArgSettings d;
     if (!s) {
@@ -37,7 +64,8 @@ static int setup_kernels(KernelCtx *k, const ArgSettings *s)
     for (size_t i = 0; i < sizeof(s->reserved) / sizeof(s->reserved[0]); i++)
         if (s->reserved[i])
             return -EINVAL;
-    if (s->n_threads < 0 || s->n_threads > 256)
+    if (s->n_threads < 0 || s->n_threads > 256 || s->device < 0 || s->device > 256 ||
+        s->backend < ARG_BACKEND_AUTO || s->backend > ARG_BACKEND_VULKAN)
         return -EINVAL;
     int n = s->n_threads ? s->n_threads : tp_ncores();
     int g;
@@ -48,7 +76,45 @@ static int setup_kernels(KernelCtx *k, const ArgSettings *s)
     case ARG_GEMM_BLAS: g = GEMM_BLAS; break;
     default: return -EINVAL;
     }
-    return kctx_init(k, n, g);
+    if (g == GEMM_BLAS && !kctx_have_blas())
+        return -ENOTSUP;
+    int backend = s->backend;
+    if (backend == ARG_BACKEND_AUTO) {
+        backend = env_backend();
+        if (backend < 0)
+            return -EINVAL;
+    }
+    int device = s->device - 1;
+    if (device < 0) {
+        const char *v = getenv("ARG_DEVICE");
+        if (v && *v) {
+            char *end;
+            long dv = strtol(v, &end, 10);
+            if (*end || dv < 0 || dv > 255)
+                return -EINVAL;
+            device = (int)dv;
+        }
+    }
+    if (backend != ARG_BACKEND_CPU) {
+#ifdef ARG_HAVE_VULKAN
+        char msg[256] = "";
+        /* auto: only a GPU beats the CPU engine; an explicit request or an
+         * explicit device takes any device, lavapipe included */
+        int allow_cpu = backend == ARG_BACKEND_VULKAN || device >= 0;
+        int rc = runner_open_vulkan(out, m, is_dec, h, w, max_t, device, allow_cpu, msg, sizeof(msg));
+        if (rc == 0)
+            return 0;
+        if (rc != -ENODEV && rc != -ENOTSUP && rc != -ENOMEM)
+            return rc;
+        /* silent only when auto found no GPU at all */
+        if (backend == ARG_BACKEND_VULKAN || rc != -ENODEV)
+            say_fallback(msg[0] ? msg : strerror(-rc));
+#else
+        if (backend == ARG_BACKEND_VULKAN)
+            say_fallback("this libarg was built without Vulkan");
+#endif
+    }
+    return runner_open_cpu(out, m, is_dec, h, w, max_t, n, g);
 }
 
 static int coded_dims(const ArgModel *m, int width, int height, int *wc, int *hc)
@@ -65,8 +131,7 @@ static int coded_dims(const ArgModel *m, int width, int height, int *wc, int *hc
 
 struct ArgEncoder {
     const ArgModel *m;
-    KernelCtx k;
-    Exec ex;
+    NetRunner *r;
     int w, h, wc, hc, tw, th;
     int have, need;          /* pictures staged / needed for the next chunk */
     int seq_pictures;        /* pictures since the last reset */
@@ -102,13 +167,8 @@ int arg_encoder_open(ArgEncoder **out, const ArgModel *m, const ArgSettings *s, 
     e->h = height;
     e->tw = e->wc / m->cfg.fs;
     e->th = e->hc / m->cfg.fs;
-    if ((rc = setup_kernels(&e->k, s)) < 0) {
-        free(e);
-        return rc;
-    }
     int max_t = m->cfg.clip_scope ? m->cfg.clip_frames : m->cfg.ft;
-    Shape in = { max_t, m->cfg.in_channels, e->hc, e->wc };
-    if ((rc = exec_init(&e->ex, m, &m->enc, &e->k, in, max_t)) < 0)
+    if ((rc = open_runner(&e->r, m, s, 0, e->hc, e->wc, max_t)) < 0)
         goto fail;
     int nlat = m->cfg.clip_scope ? 1 + (m->cfg.clip_frames - 1) / m->cfg.ft : 1;
     size_t n = (size_t)e->tw * e->th;
@@ -130,8 +190,8 @@ void arg_encoder_close(ArgEncoder *e)
 {
     if (!e)
         return;
-    exec_free(&e->ex);
-    kctx_free(&e->k);
+    if (e->r)
+        e->r->ops->close(e->r);
     free(e->z);
     free(e->tok);
     free(e);
@@ -141,7 +201,7 @@ void arg_encoder_reset(ArgEncoder *e)
 {
     if (!e)
         return;
-    exec_reset(&e->ex);
+    e->r->ops->reset(e->r);
     e->have = 0;
     e->seq_pictures = 0;
     e->nz = e->zpos = 0;
@@ -154,7 +214,7 @@ static void stage_picture(ArgEncoder *e, const ArgPicture *pic, int t)
 {
     int C = e->m->cfg.in_channels;
     size_t plane = (size_t)e->hc * e->wc;
-    float *dst = e->ex.buf[0] + (size_t)t * C * plane;
+    float *dst = (float *)e->r->ops->input(e->r) + (size_t)t * C * plane;
     for (int c = 0; c < C; c++)
         for (int y = 0; y < e->hc; y++) {
             const float *src = pic->data + c * pic->plane_stride + (y < e->h ? y : e->h - 1) * pic->stride;
@@ -168,16 +228,16 @@ static void stage_picture(ArgEncoder *e, const ArgPicture *pic, int t)
 static int enc_run_chunk(ArgEncoder *e, int real)
 {
     const ArgConfig *c = &e->m->cfg;
-    Shape s = { e->have, c->in_channels, e->hc, e->wc };
-    int cur = exec_run(&e->ex, &s);
-    if (cur < 0)
-        return cur;
+    RunOut s;
+    int rc = e->r->ops->run(e->r, e->have, &s);
+    if (rc < 0)
+        return rc;
     size_t n = (size_t)e->tw * e->th;
-    if (s.c != c->bits || s.h != e->th || s.w != e->tw || s.t < 1 || s.t > ARG_MAX_CLIP)
+    if (s.c != c->bits || s.h != e->th || s.w != e->tw || s.t < 1 || s.t > ARG_MAX_CLIP || !s.tokens)
         return -EPROTO; /* cannot happen with a validated model */
-    memcpy(e->z, e->ex.buf[cur], (size_t)s.t * s.c * n * sizeof(float));
+    memcpy(e->z, s.data, (size_t)s.t * s.c * n * sizeof(float));
+    memcpy(e->tok, s.tokens, (size_t)s.t * n * sizeof(uint32_t));
     for (int t = 0; t < s.t; t++) {
-        lfq_tokens(e->z + (size_t)t * s.c * n, c->bits, (int)n, e->tok + (size_t)t * n);
         /* pictures covered by latent frame t of this chunk */
         int first = e->seq_pictures == 0 && t == 0;
         int start, len;
@@ -196,7 +256,7 @@ static int enc_run_chunk(ArgEncoder *e, int real)
     e->seq_pictures += real;
     e->have = 0;
     if (c->clip_scope) {
-        exec_reset(&e->ex);
+        e->r->ops->reset(e->r);
         e->seq_pictures = 0;
     }
     e->need = enc_chunk_len(e);
@@ -224,7 +284,7 @@ int arg_encoder_flush(ArgEncoder *e)
         return -EAGAIN;
     if (e->have == 0) {
         /* nothing pending: still end the sequence */
-        exec_reset(&e->ex);
+        e->r->ops->reset(e->r);
         e->seq_pictures = 0;
         e->need = enc_chunk_len(e);
         return 0;
@@ -232,16 +292,16 @@ int arg_encoder_flush(ArgEncoder *e)
     int real = e->have;
     int C = e->m->cfg.in_channels;
     size_t frame = (size_t)C * e->hc * e->wc;
+    float *in = e->r->ops->input(e->r);
     while (e->have < e->need) {
-        memcpy(e->ex.buf[0] + (size_t)e->have * frame, e->ex.buf[0] + (size_t)(real - 1) * frame,
-               frame * sizeof(float));
+        memcpy(in + (size_t)e->have * frame, in + (size_t)(real - 1) * frame, frame * sizeof(float));
         e->have++;
     }
     int rc = enc_run_chunk(e, real);
     if (rc < 0)
         return rc;
     /* the stream ends here: the next picture starts a new sequence */
-    exec_reset(&e->ex);
+    e->r->ops->reset(e->r);
     e->seq_pictures = 0;
     e->need = enc_chunk_len(e);
     return 0;
@@ -268,8 +328,7 @@ int arg_encoder_get_tokens(ArgEncoder *e, ArgTokens *out)
 
 struct ArgDecoder {
     const ArgModel *m;
-    KernelCtx k;
-    Exec ex;
+    NetRunner *r;
     int w, h, wc, hc, tw, th;
     int have, need;          /* latent frames staged / per chunk */
     int pictures;            /* pictures requested by the staged latent frames */
@@ -296,14 +355,9 @@ int arg_decoder_open(ArgDecoder **out, const ArgModel *m, const ArgSettings *s, 
     d->h = height;
     d->tw = d->wc / m->cfg.fs;
     d->th = d->hc / m->cfg.fs;
-    if ((rc = setup_kernels(&d->k, s)) < 0) {
-        free(d);
-        return rc;
-    }
     d->need = m->cfg.clip_scope ? 1 + (m->cfg.clip_frames - 1) / m->cfg.ft : 1;
-    Shape in = { d->need, m->cfg.bits, d->th, d->tw };
-    if ((rc = exec_init(&d->ex, m, &m->dec, &d->k, in, d->need)) < 0) {
-        arg_decoder_close(d);
+    if ((rc = open_runner(&d->r, m, s, 1, d->th, d->tw, d->need)) < 0) {
+        free(d);
         return rc;
     }
     *out = d;
@@ -314,8 +368,8 @@ void arg_decoder_close(ArgDecoder *d)
 {
     if (!d)
         return;
-    exec_free(&d->ex);
-    kctx_free(&d->k);
+    if (d->r)
+        d->r->ops->close(d->r);
     free(d);
 }
 
@@ -323,7 +377,7 @@ void arg_decoder_reset(ArgDecoder *d)
 {
     if (!d)
         return;
-    exec_reset(&d->ex);
+    d->r->ops->reset(d->r);
     d->have = d->pictures = d->seq_latents = 0;
     d->nout = d->outpos = 0;
 }
@@ -343,24 +397,25 @@ int arg_decoder_send_tokens(ArgDecoder *d, const ArgTokens *tok)
     for (size_t i = 0; i < n; i++)
         if (tok->tokens[i] >> c->bits)
             return -EINVAL;
-    lfq_dequant(tok->tokens, c->bits, (int)n, d->ex.buf[0] + (size_t)d->have * c->bits * n);
+    memcpy((uint32_t *)d->r->ops->input(d->r) + (size_t)d->have * n, tok->tokens, n * sizeof(uint32_t));
     d->have++;
     d->pictures += tok->n_pictures;
     d->seq_latents++;
     if (d->have < d->need)
         return 0;
-    exec_set_style(&d->ex, d->ex.buf[0], d->have, (int)n);
-    Shape s = { d->have, c->bits, d->th, d->tw };
-    int cur = exec_run(&d->ex, &s);
-    if (cur < 0)
-        return cur;
-    d->out = d->ex.buf[cur];
+    RunOut s;
+    int rc = d->r->ops->run(d->r, d->have, &s);
+    if (rc < 0)
+        return rc;
+    if (s.c != c->in_channels || s.h != d->hc || s.w != d->wc)
+        return -EPROTO;
+    d->out = s.data;
     d->nout = d->pictures < s.t ? d->pictures : s.t;
     d->outpos = 0;
     d->have = 0;
     d->pictures = 0;
     if (c->clip_scope) {
-        exec_reset(&d->ex);
+        d->r->ops->reset(d->r);
         d->seq_latents = 0;
     }
     return 0;
@@ -396,4 +451,14 @@ int arg_decoder_get_picture(ArgDecoder *d, ArgPicture *out)
     out->plane_stride = (ptrdiff_t)plane;
     d->outpos++;
     return 0;
+}
+
+const char *arg_encoder_backend(const ArgEncoder *e)
+{
+    return e ? e->r->name : "";
+}
+
+const char *arg_decoder_backend(const ArgDecoder *d)
+{
+    return d ? d->r->name : "";
 }

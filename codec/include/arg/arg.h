@@ -74,10 +74,25 @@ enum ArgGemm {
     ARG_GEMM_BLAS,         /* OpenBLAS sgemm (-ENOTSUP when built without it) */
 };
 
+enum ArgBackend {
+    ARG_BACKEND_AUTO = 0,  /* a Vulkan GPU (discrete, integrated or virtual) when a usable one
+                              exists, else the CPU; the environment variable ARG_BACKEND
+                              (cpu | vulkan | auto) overrides this default */
+    ARG_BACKEND_CPU,       /* the C engine */
+    ARG_BACKEND_VULKAN,    /* Vulkan compute on any usable device, software ones (Mesa's
+                              lavapipe) included; without one, the CPU, saying so in one line
+                              on stderr */
+};
+
 typedef struct ArgSettings {
-    int n_threads;         /* 0 = one per online core */
-    int gemm;              /* enum ArgGemm */
-    int reserved[30];      /* must be zero */
+    int n_threads;         /* 0 = one per online core (CPU backend) */
+    int gemm;              /* enum ArgGemm (CPU backend) */
+    int backend;           /* enum ArgBackend */
+    int device;            /* Vulkan device: 0 = automatic (the environment variable ARG_DEVICE=N,
+                              else discrete before integrated before virtual before CPU);
+                              N > 0 = the device numbered N-1 in Vulkan's enumeration order
+                              (vulkaninfo's GPU0, GPU1, ...) */
+    int reserved[28];      /* must be zero */
 } ArgSettings;
 
 ARG_API void arg_default_settings(ArgSettings *s);
@@ -126,6 +141,9 @@ ARG_API int arg_encoder_flush(ArgEncoder *enc);
 ARG_API int arg_encoder_get_tokens(ArgEncoder *enc, ArgTokens *out);
 /* Start a new independent sequence (a keyframe): empties the causal caches. */
 ARG_API void arg_encoder_reset(ArgEncoder *enc);
+/* The backend the encoder runs on, e.g. "cpu (avx512 (6x32), 2 threads)" or
+ * "vulkan: NVIDIA H100 (discrete GPU)". Valid while the encoder is open. */
+ARG_API const char *arg_encoder_backend(const ArgEncoder *enc);
 
 /* -------------------------------------------------------------- decoder */
 
@@ -145,6 +163,8 @@ ARG_API int arg_decoder_flush(ArgDecoder *dec);
  * [-1, 1]); -EAGAIN when none is ready. Valid until the next call. */
 ARG_API int arg_decoder_get_picture(ArgDecoder *dec, ArgPicture *out);
 ARG_API void arg_decoder_reset(ArgDecoder *dec);
+/* The backend the decoder runs on (as arg_encoder_backend). */
+ARG_API const char *arg_decoder_backend(const ArgDecoder *dec);
 
 /* ----------------------------------------------------------- utilities */
 
