@@ -789,7 +789,7 @@ def speed_md(rows, codecs):
 
 def findings(rows, facts, bd, clips, codecs):
     """Data-driven sentences on where ARG wins and loses."""
-    out, wins = [], []
+    out, wins, below = [], [], []
     for f in facts:
         r, low = f['row'], f['low']
         name = f'**{f["clip"]}** ({r["point"]})'
@@ -811,7 +811,7 @@ def findings(rows, facts, bd, clips, codecs):
             elif t.startswith('below') and low is not None:
                 parts.append(f'its {label} ({val:.{nd}f}{unit}) is below what x265 gives at QP 51, at a rate '
                              f'x265 does not reach')
-                wins.append(f'{f["clip"]} ({r["point"]}): a rate below x265\'s range on {label}')
+                below.append(f'{f["clip"]} ({r["point"]}, {label})')
         pay = payload_bpp(r)
         dom_pay = [a for a in rows if a['clip'] == f['clip'] and a['codec'] == ANCHOR and a['bpp'] <= pay and
                    a['psnr_y'] >= r['psnr_y'] and (a['msssim_y'] or 0) >= (r['msssim_y'] or 0)]
@@ -830,12 +830,15 @@ def findings(rows, facts, bd, clips, codecs):
                             f'({a["psnr_y"] - r["psnr_y"]:+.1f} dB), MS-SSIM-Y {a["msssim_y"]:.4f}')
         near_txt = (' Nearest in rate: ' + '; '.join(near) + '.') if near else ''
         out.append(f'- {name}, {r["bpp"]:.4f} bpp: ' + '; '.join(parts) + '.' + tail + near_txt)
+    if below:
+        out.insert(0, '- ARG reaches rates below x265\'s coarsest quantiser (QP 51), but only with lower '
+                      'quality than QP 51 gives, so this is no win: ' + '; '.join(below) + '.')
     if not wins:
         out.insert(0, '- **ARG wins nowhere** in these measurements: on every clip, for PSNR-Y and MS-SSIM-Y '
-                      'alike, x265 reaches ARG\'s quality with fewer bits or beats it on rate and quality '
-                      'at once.')
+                      'alike, x265 reaches ARG\'s quality with fewer bits, beats it on rate and quality '
+                      'at once, or (below QP 51\'s rate) gives better quality with a few more bits.')
     else:
-        out.insert(0, '- ARG is ahead of x265 in: ' + '; '.join(wins) + '.')
+        out.insert(0, '- ARG needs fewer bits than x265 for the same quality in: ' + '; '.join(wins) + '.')
     for c in codecs:
         if c in (ANCHOR, 'arg'):
             continue
