@@ -126,6 +126,12 @@ extern "C" int mkv_writer_open(MkvWriter **out, const char *path, const MkvVideo
         delete w;
         return rc;
     }
+    {
+        /* mkstemp makes the file 0600: give it the usual 0666 & ~umask. */
+        mode_t mask = umask(0);
+        umask(mask);
+        (void)fchmod(fd, 0666 & ~mask);
+    }
     close(fd);
     w->tmp = tmpl.data();
     for (int i = 0; i < n_tags; i++)

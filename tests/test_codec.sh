@@ -82,6 +82,10 @@ done
 # as one sequence, which is argenc with a GOP longer than the clip
 "$tools/argenc" -i "$work/clip444.y4m" -o "$work/onegop.mkv" -m "$model" -g 100 --quiet >/dev/null || ko "argenc -g 100"
 "$tools/argdec" -i "$work/onegop.mkv" -m "$model" -o "$work/onegop.y4m" 2>/dev/null || ko "argdec one GOP"
+# outputs get the usual 0666 & ~umask, not mkstemp's 0600
+mode=$(umask 022 && "$tools/argenc" -i "$work/clip444.y4m" -o "$work/mode.mkv" -m "$model" --frames 2 \
+       --stats "$work/mode.json" --quiet >/dev/null && stat -c %a "$work/mode.mkv" "$work/mode.json" | tr '\n' ' ')
+check "argenc outputs are 0644 under umask 022 (got $mode)" '[ "$mode" = "644 644 " ]'
 "$tools/argtok" -i "$work/clip444.y4m" -m "$model" -o "$work/argtok.y4m" -q >/dev/null 2>&1 || ko "argtok"
 "$py" - "$work/onegop.y4m" "$work/argtok.y4m" <<'PY' && ok || ko "argdec pictures differ from the encoder's reconstruction"
 import sys

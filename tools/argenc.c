@@ -508,6 +508,11 @@ int main(int argc, char **argv)
         char tmp[1100];
         snprintf(tmp, sizeof(tmp), "%.1000s.tmp.XXXXXX", stats);
         int fd = mkstemp(tmp);
+        if (fd >= 0) { /* mkstemp makes the file 0600: give it the usual 0666 & ~umask */
+            mode_t mask = umask(0);
+            umask(mask);
+            (void)fchmod(fd, 0666 & ~mask);
+        }
         FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f)
             fprintf(stderr, "argenc: cannot write %s\n", stats);

@@ -230,6 +230,11 @@ int wav_writer_open(WavWriter **out, const char *path, int rate, int ch, char *e
         if (w->tmp) {
             snprintf(w->tmp, n, "%s.tmp.XXXXXX", path);
             int fd = mkstemp(w->tmp);
+            if (fd >= 0) { /* mkstemp makes the file 0600: give it the usual 0666 & ~umask */
+                mode_t mask = umask(0);
+                umask(mask);
+                (void)fchmod(fd, 0666 & ~mask);
+            }
             w->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
         }
     } else {
