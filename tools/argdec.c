@@ -33,20 +33,20 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: argdec -i IN.mkv [-o OUT.y4m] [options]\n"
-            "  -i FILE        ARG Matroska input\n"
-            "  -o FILE        Y4M output ('-' for stdout; written atomically)\n"
-            "  --psnr REF     compare the pictures with this Y4M (same size and chroma) and print PSNR\n"
-            "  --audio FILE   decode the Opus track to a 16-bit 48 kHz WAV (written atomically)\n"
-            "  -m MODEL       model file or name (default: the stream's model name)\n"
-            "  --force        decode even if the model ID differs from the stream's\n"
-            "  -ss SECONDS    start at this time (decoding from the GOP that holds it)\n"
-            "  --frames N     output at most N pictures\n"
-            "  --threads N    worker threads (default: all cores)\n"
-            "  --gemm KIND    auto (default: OpenBLAS when built with it), builtin, blas or reference;\n"
-            "                 builtin gives the reference pictures (conformance/README.md)\n"
+            "  -i FILE          ARG Matroska input\n"
+            "  -o FILE          Y4M output ('-' for stdout; written atomically)\n"
+            "  --psnr REF       compare the pictures with this Y4M (same size and chroma) and print PSNR\n"
+            "  --audio FILE     decode the Opus track to a 16-bit 48 kHz WAV (written atomically)\n"
+            "  -m MODEL         model file or name (default: the stream's model name)\n"
+            "  --force          decode even if the model ID differs from the stream's\n"
+            "  -ss SECONDS      start at this time (decoding from the GOP that holds it)\n"
+            "  --frames N       output at most N pictures\n"
+            "  --threads N      worker threads (default: all cores)\n"
+            "  --gemm KIND      auto (default: OpenBLAS when built with it), builtin, blas or reference;\n"
+            "                   builtin gives the reference pictures (conformance/README.md)\n"
             BACKEND_HELP
-            "  --verify       print XXH3-64 of the decoded tokens and pictures\n"
-            "  --info         describe the stream (header, GOPs, packets) and exit\n");
+            "  --verify         print XXH3-64 of the decoded tokens and pictures\n"
+            "  --info           describe the stream (header, GOPs, packets) and exit\n");
 }
 
 static int info_mode(MkvReader *r, const ArgSeqHeader *h)
