@@ -16,38 +16,6 @@
 #include "safetensors.h"
 
 
-static float frand(void)
-{
-    return (float)((rnd() & 0xFFFFFF) / 8388608.0 - 1.0);
-}
-static float *rand_buf(size_t n)
-{
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
-}
-
-/* max |a-b| / max |b| */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double md = 0, mb = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > md || d != d)
-            md = d != d ? INFINITY : d;
-        if (fabs(b[i]) > mb)
-            mb = fabs(b[i]);
-    }
-    return md / mb;
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void test_conv(int bench)
 {

@@ -21,43 +21,6 @@
 #include "vk.h"
 #include "vk_net.h"
 
-static float frand(void)
-{
-    return (float)((rnd() & 0xFFFFFF) / 8388608.0 - 1.0);
-}
-
-static int irand(int lo, int hi)
-{
-    return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
-}
-
-static float *rand_buf(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
-}
-
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double md = 0, mb = 1e-30;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > md || d != d)
-            md = d != d ? INFINITY : d;
-        if (fabs(b[i]) > mb)
-            mb = fabs(b[i]);
-    }
-    return md / mb;
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* reference: the virtual sequence [nhist frames | chunk], then ref_conv3d */
 static void ref_causal(const ConvW *c, const float *hist, int nhist, int pad_first, const float *chunk, int t,

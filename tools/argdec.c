@@ -131,16 +131,9 @@ int main(int argc, char **argv)
             }
             break;
         case 'B':
-            if ((backend = backend_parse(optarg)) < 0) {
-                fprintf(stderr, "argdec: --backend wants cpu, vulkan or auto, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
         case 'D':
-            if ((device = device_parse(optarg)) < 0) {
-                fprintf(stderr, "argdec: --device wants a device number (0..255), got '%s'\n", optarg);
+            if (backend_opt(c, optarg, "argdec", &backend, &device) < 0)
                 return 2;
-            }
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

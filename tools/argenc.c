@@ -205,16 +205,9 @@ int main(int argc, char **argv)
         case 'S': stats = optarg; break;
         case 'Q': quiet = 1; break;
         case 'B':
-            if ((backend = backend_parse(optarg)) < 0) {
-                fprintf(stderr, "argenc: --backend wants cpu, vulkan or auto, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
         case 'D':
-            if ((device = device_parse(optarg)) < 0) {
-                fprintf(stderr, "argenc: --device wants a device number (0..255), got '%s'\n", optarg);
+            if (backend_opt(c, optarg, "argenc", &backend, &device) < 0)
                 return 2;
-            }
             break;
         case 'M':
             if (!strcmp(optarg, "bt601")) matrix = Y4M_MATRIX_BT601;

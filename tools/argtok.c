@@ -154,16 +154,9 @@ static int parse_options(int argc, char **argv, Options *o)
             }
             break;
         case OPT_BACKEND:
-            if ((o->backend = backend_parse(optarg)) < 0) {
-                fprintf(stderr, "argtok: --backend wants cpu, vulkan or auto, got '%s'\n", optarg);
-                return -1;
-            }
-            break;
         case OPT_DEVICE:
-            if ((o->device = device_parse(optarg)) < 0) {
-                fprintf(stderr, "argtok: --device wants a device number (0..255), got '%s'\n", optarg);
+            if (backend_opt(c == OPT_BACKEND ? 'B' : 'D', optarg, "argtok", &o->backend, &o->device) < 0)
                 return -1;
-            }
             break;
         case OPT_MATRIX:
             if (!strcmp(optarg, "bt601")) o->matrix = Y4M_MATRIX_BT601;

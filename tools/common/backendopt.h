@@ -2,6 +2,7 @@
 #ifndef ARG_TOOLS_BACKENDOPT_H
 #define ARG_TOOLS_BACKENDOPT_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,21 @@ static inline int device_parse(const char *v)
     if (!*v || *end || d < 0 || d > 255)
         return -1;
     return (int)d + 1;
+}
+
+/* Handle getopt's 'B' (--backend) or 'D' (--device) for tool `prog`: store
+ * the value, or print why it is refused and return -1. */
+static inline int backend_opt(int c, const char *v, const char *prog, int *backend, int *device)
+{
+    if (c == 'B' && (*backend = backend_parse(v)) < 0) {
+        fprintf(stderr, "%s: --backend wants cpu, vulkan or auto, got '%s'\n", prog, v);
+        return -1;
+    }
+    if (c == 'D' && (*device = device_parse(v)) < 0) {
+        fprintf(stderr, "%s: --device wants a device number (0..255), got '%s'\n", prog, v);
+        return -1;
+    }
+    return 0;
 }
 
 #endif
