@@ -6,7 +6,10 @@
 Checks that train.py runs both phases (image then video), that the loss goes down,
 that an interrupted run resumes from its checkpoint, that the EMA weights export to
 a valid model file, and (with --test-parity) that the C engine loads that file and
-decodes with parity (make_parity.py vectors checked by tests/test_parity).
+decodes with parity (make_parity.py vectors checked by tests/test_parity). The optional
+GAN: the discriminator learns to tell pictures from blurred copies, the LeCam penalty
+matches its formula, and a run with the GAN switched on part-way logs both adversarial
+losses, keeps the discriminator in its checkpoint and resumes it.
 Takes well under a minute on 2 cores. Exit status 0 on success.
 """
 
@@ -24,6 +27,7 @@ sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
 
+import gan  # noqa: E402
 import train  # noqa: E402
 from export import load_model  # noqa: E402
 
@@ -37,6 +41,67 @@ def losses(log_path):
     return out
 
 
+def check_gan_parts():
+    """The discriminator and its losses, away from the tokenizer."""
+    torch.manual_seed(3)
+    # LeCam: first update sets the anchors, the next moves them by (1 - decay)
+    lc = gan.LeCam(decay=0.9)
+    r1, f1 = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.0])
+    lc.update(r1, f1)
+    assert (lc.real, lc.fake) == (2.0, -1.0), (lc.real, lc.fake)
+    r2, f2 = torch.tensor([4.0]), torch.tensor([1.0])
+    lc.update(r2, f2)
+    assert abs(lc.real - (0.9 * 2.0 + 0.1 * 4.0)) < 1e-9 and abs(lc.fake - (0.9 * -1.0 + 0.1 * 1.0)) < 1e-9
+    want = ((r1 - lc.fake) ** 2).mean() + ((f1 - lc.real) ** 2).mean()
+    assert abs(lc.penalty(r1, f1).item() - want.item()) < 1e-6
+    # the discriminator learns to tell smooth random pictures from blurred copies
+    base = torch.rand(16, 3, 1, 6, 6) * 2 - 1
+    real = torch.nn.functional.interpolate(base, size=(1, 32, 32), mode="trilinear", align_corners=False)
+    real = (real + 0.3 * torch.randn_like(real)).clamp(-1, 1)
+    fake = torch.nn.functional.avg_pool3d(real, (1, 3, 3), stride=1, padding=(0, 1, 1))
+    d = gan.PatchDiscriminator3D(channels=8)
+    opt = torch.optim.Adam(d.parameters(), lr=2e-3, betas=(0.5, 0.99))
+    lecam = gan.LeCam()
+    first = last = None
+    for _ in range(40):
+        loss, parts = gan.discriminator_loss(d(real), d(fake), lecam, 1e-3)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = parts["adv"] if first is None else first
+        last = parts["adv"]
+    assert 1.2 < first < 1.6 and last < 0.7, f"discriminator did not learn: {first:.3f} -> {last:.3f}"
+    # and the generator loss falls when the fakes look like the reals to it
+    with torch.no_grad():
+        assert gan.generator_loss(d(real)) < gan.generator_loss(d(fake))
+    # on a 5-frame clip: one logit per 8x8 patch, time halved
+    assert d(torch.zeros(1, 3, 5, 32, 40)).shape == (1, 1, 3, 4, 5)
+    return first, last
+
+
+def gan_run(work, common):
+    """A short run with the GAN switched on half-way (step 8 of 16), interrupted there and
+    resumed to 24 steps."""
+    out = os.path.join(work, "run-gan")
+    shutil.rmtree(out, ignore_errors=True)
+    g = common + ["--out-dir", out, "--gan-weight", "0.1", "--gan-start", "0.5", "--disc-channels", "8"]
+    assert train.main(g + ["--steps", "16", "--resume", "no"]) == 0
+    ck = torch.load(os.path.join(out, "last.pt"))
+    assert "disc" in ck and ck["lecam"]["started"], "checkpoint lacks the discriminator"
+    saved = {k: v.clone() for k, v in ck["disc"].items()}
+    assert train.main(g + ["--steps", "24"]) == 0
+    text = open(os.path.join(out, "train.log")).read()
+    assert "resumed" in text
+    gl = [(int(m.group(1)), float(m.group(2)), float(m.group(3)))
+          for m in re.finditer(r"^step +(\d+) .* GAN G ([0-9.]+) D ([0-9.]+) ", text, re.M)]
+    assert [s for s, _, _ in gl] == [12, 16, 20, 24], f"GAN lines: {gl}"
+    assert all(0 < gv < 20 and 0 < dv < 20 for _, gv, dv in gl), gl
+    ck2 = torch.load(os.path.join(out, "last.pt"))
+    assert ck2["step"] == 24
+    assert any(not torch.equal(saved[k], ck2["disc"][k]) for k in saved), "discriminator did not train"
+    return gl
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", help="work folder (default: a temporary one)")
@@ -47,10 +112,11 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     out = os.path.join(work, "run")
     shutil.rmtree(out, ignore_errors=True)
-    common = ["--profile", "tiny", "--out-dir", out, "--synthetic-data", "--threads", "2",
-              "--image-batch", "4", "--image-crop", "32", "--video-batch", "2",
-              "--video-frames", "5", "--video-crop", "32", "--lr", "3e-3", "--warmup", "5",
-              "--log-every", "4", "--image-frac", "0.5", "--seed", "1"]
+    common_no_out = ["--profile", "tiny", "--synthetic-data", "--threads", "2",
+                     "--image-batch", "4", "--image-crop", "32", "--video-batch", "2",
+                     "--video-frames", "5", "--video-crop", "32", "--lr", "3e-3", "--warmup", "5",
+                     "--log-every", "4", "--image-frac", "0.5", "--seed", "1"]
+    common = common_no_out + ["--out-dir", out]
     # interrupted run (16 of 40 steps), then resumed to the end
     rc = train.main(common + ["--steps", "16", "--resume", "no"])
     assert rc == 0
@@ -66,6 +132,8 @@ def main(argv=None):
     assert img[-1] < 0.8 * img[0], f"image-phase loss did not go down: {img}"
     vid = [v for p, v in ls if p == "video"]
     assert all(torch.isfinite(torch.tensor(v)) for v in vid), vid
+    d_first, d_last = check_gan_parts()
+    gl = gan_run(work, common_no_out)
     model_path = os.path.join(work, "tiny.safetensors")
     assert train.main(common + ["--export", model_path, "--name", "smoke-tiny", "--dtype", "f32"]) == 0
     m = load_model(model_path)
@@ -81,7 +149,8 @@ def main(argv=None):
                         "--threads", "2"], check=True)
         subprocess.run([args.test_parity, model_path, vec], check=True)
     print(f"train smoke test passed: image loss {img[0]:.3f} -> {img[-1]:.3f}, "
-          f"video loss {vid[0]:.3f} -> {vid[-1]:.3f}, {time.time() - t0:.1f} s")
+          f"video loss {vid[0]:.3f} -> {vid[-1]:.3f}, discriminator {d_first:.3f} -> {d_last:.3f}, "
+          f"GAN run G {gl[0][1]:.3f} -> {gl[-1][1]:.3f}, {time.time() - t0:.1f} s")
     return 0
 
 

@@ -12,7 +12,10 @@ warm-up and cosine decay; EMA weights (the EMA is what gets exported). Two phase
 image pre-training on stills (photos and single video frames) as 1-frame clips, then
 video clips of 1 + 4k frames. At a fresh start every 3x3x3 kernel's past temporal
 taps are zero, so the image phase trains the "2D" slice and the video phase starts
-from the inflated image model (MAGVIT-v2's inflation). No GAN yet.
+from the inflated image model (MAGVIT-v2's inflation). Optional GAN (--gan-weight W):
+a 3D patch discriminator (gan.py) with the non-saturating loss and the LeCam
+regulariser, switched on once --gan-start of the budget is done (after the warm-up);
+off by default, since it trades PSNR for sharpness.
 
 The budget (--minutes or --steps) is the total of the run: a resumed run continues
 until the total is reached; the schedule (phase, learning rate) follows the fraction
@@ -21,6 +24,7 @@ of the budget done. Checkpoints (atomic) and train.log go to --out-dir
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -34,6 +38,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import argmodel  # noqa: E402
+import gan  # noqa: E402
 from export import export_state_dict  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
@@ -196,6 +201,16 @@ def init_from(model, path, say):
         + (", ".join(fresh) if fresh else "none"))
 
 
+def mixed(on):
+    """bf16 autocast on CUDA, nothing on the CPU."""
+    return torch.autocast(device_type="cuda", dtype=torch.bfloat16) if on else contextlib.nullcontext()
+
+
+def new_acc():
+    return {"loss": 0.0, "psnr": 0.0, "ent_s": 0.0, "ent_c": 0.0, "n": 0,
+            "g_adv": 0.0, "d_adv": 0.0, "n_gan": 0}
+
+
 def lr_at(frac, step, args):
     warm = min(1.0, (step + 1) / args.warmup)
     cos = 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
@@ -248,6 +263,13 @@ def build_args(argv):
     ap.add_argument("--codebook-weight", type=float, default=1.0, help="weight of H(mean p) inside the penalty")
     ap.add_argument("--commit", type=float, default=0.25)
     ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--gan-weight", type=float, default=0.0,
+                    help="weight of the adversarial loss (0: no GAN, the default)")
+    ap.add_argument("--gan-start", type=float, default=0.5,
+                    help="share of the budget after which the GAN is on")
+    ap.add_argument("--lecam", type=float, default=0.001, help="LeCam regulariser weight")
+    ap.add_argument("--disc-lr", type=float, help="discriminator lr (default: --lr)")
+    ap.add_argument("--disc-channels", type=int, default=32)
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--ckpt-minutes", type=float, default=3.0)
     ap.add_argument("--export", metavar="MODEL", help="only export the EMA weights of OUT/last.pt and exit")
@@ -288,6 +310,11 @@ def main(argv=None):
     ema = argmodel.ArgTokenizer(cfg).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     step, elapsed, video_start_step = 0, 0.0, None
+    disc = disc_opt = lecam = None
+    if args.gan_weight > 0:
+        disc = gan.PatchDiscriminator3D(cfg["in_channels"], args.disc_channels).to(dev)
+        disc_opt = torch.optim.Adam(disc.parameters(), lr=args.disc_lr or args.lr, betas=(0.5, 0.99))
+        lecam = gan.LeCam()
     log = open(os.path.join(args.out_dir, "train.log"), "a")
 
     def say(msg):
@@ -303,6 +330,10 @@ def main(argv=None):
         ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["opt"])
         step, elapsed = ck["step"], ck["elapsed"]
+        if disc is not None and "disc" in ck:
+            disc.load_state_dict(ck["disc"])
+            disc_opt.load_state_dict(ck["disc_opt"])
+            lecam.load_state_dict(ck["lecam"])
         video_start_step = ck.get("video_start_step")
         rng = np.random.default_rng()
         rng.bit_generator.state = ck["np_rng"]
@@ -338,13 +369,16 @@ def main(argv=None):
                      "profile": args.profile, "model": model.state_dict(), "ema": ema.state_dict(),
                      "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
                      "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                     "video_start_step": video_start_step, "args": vars(args)}, ckpt_path)
+                     "video_start_step": video_start_step, "args": vars(args),
+                     **({"disc": disc.state_dict(), "disc_opt": disc_opt.state_dict(),
+                         "lecam": lecam.state_dict()} if disc is not None else {})}, ckpt_path)
 
     model.train()
     t_last_ckpt = time.time()
     t_log, steps_log = time.time(), 0
-    acc = {"loss": 0.0, "psnr": 0.0, "ent_s": 0.0, "ent_c": 0.0, "n": 0}
+    acc = new_acc()
     p1_acc = None
+    gan_said = False
     while frac_done() < 1.0:
         t0 = time.time()
         frac = frac_done()
@@ -366,12 +400,7 @@ def main(argv=None):
         for g in opt.param_groups:
             g["lr"] = lr
         x = x.to(dev)
-        if use_bf16:
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-                z = model.encode(x)
-                q, _ = model.quantize(z)
-                x_hat = model.decode(q)
-        else:
+        with mixed(use_bf16):
             z = model.encode(x)
             q, _ = model.quantize(z)
             x_hat = model.decode(q)
@@ -383,6 +412,16 @@ def main(argv=None):
         ent = args.entropy_weight * anneal * (ent_s - args.codebook_weight * ent_c)
         commit = args.commit * (z - torch.sign(z).detach()).square().mean()
         loss = rec + ent + commit
+        gan_on = disc is not None and frac >= args.gan_start
+        if gan_on and not gan_said:
+            say(f"step {step}: GAN on (weight {args.gan_weight}, LeCam {args.lecam})")
+            gan_said = True
+        if gan_on:
+            for p in disc.parameters():
+                p.requires_grad_(False)
+            with mixed(use_bf16):
+                g_adv = gan.generator_loss(disc(x_hat))
+            loss = loss + args.gan_weight * g_adv
         if not torch.isfinite(loss):
             say(f"step {step}: non-finite loss, skipping the batch")
             opt.zero_grad(set_to_none=True)
@@ -391,6 +430,21 @@ def main(argv=None):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if gan_on:
+            for p in disc.parameters():
+                p.requires_grad_(True)
+            for g in disc_opt.param_groups:
+                g["lr"] = (args.disc_lr or args.lr) * lr / args.lr
+            with mixed(use_bf16):
+                d_real, d_fake = disc(x), disc(x_hat.detach())
+            d_loss, d_parts = gan.discriminator_loss(d_real, d_fake, lecam, args.lecam)
+            disc_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            torch.nn.utils.clip_grad_norm_(disc.parameters(), 1.0)
+            disc_opt.step()
+            acc["g_adv"] += g_adv.item()
+            acc["d_adv"] += d_parts["adv"]
+            acc["n_gan"] += 1
         with torch.no_grad():
             d = min(args.ema, (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()):
@@ -415,12 +469,15 @@ def main(argv=None):
             else:
                 eta = args.minutes * 60 - elapsed
             pm = p1_acc / n
+            g_txt = ""
+            if acc["n_gan"]:
+                g_txt = f"GAN G {acc['g_adv'] / acc['n_gan']:.3f} D {acc['d_adv'] / acc['n_gan']:.3f}  "
             say(f"step {step:6d} {'video' if video else 'image'} lr {lr:.2e} loss {acc['loss'] / n:.4f} "
                 f"psnr {acc['psnr'] / n:5.2f} dB  H(bit) sample {acc['ent_s'] / n:.3f} "
                 f"codebook {acc['ent_c'] / n:.3f}  P(1) min {pm.min().item():.2f} "
-                f"max {pm.max().item():.2f}  {sps:.2f} step/s  done {100 * f:5.1f}%  "
+                f"max {pm.max().item():.2f}  {g_txt}{sps:.2f} step/s  done {100 * f:5.1f}%  "
                 f"ETA {eta / 60:.1f} min")
-            acc = {"loss": 0.0, "psnr": 0.0, "ent_s": 0.0, "ent_c": 0.0, "n": 0}
+            acc = new_acc()
             p1_acc = None
             t_log, steps_log = now, 0
         if time.time() - t_last_ckpt > args.ckpt_minutes * 60:
