@@ -14,7 +14,6 @@ and on generated clips and penalises outputs that stray past the other side's an
 R = mean((D(real) - a_fake)^2) + mean((D(fake) - a_real)^2).
 """
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
