@@ -244,8 +244,10 @@ def build_args(argv):
                     help="fresh start only: copy every tensor whose name and shape match from "
                          "this checkpoint (.pt, its EMA weights) or model file (.safetensors)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--device", default="auto",
+                    help="auto (default: cuda when torch sees a GPU, else cpu), cpu or cuda")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="torch CPU threads (default: all cores)")
     ap.add_argument("--image-frac", type=float, default=0.5, help="budget share of image pre-training")
     ap.add_argument("--image-batch", type=int, default=8)
     ap.add_argument("--image-crop", type=int, default=96)
@@ -287,6 +289,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     os.makedirs(args.out_dir, exist_ok=True)
     ckpt_path = os.path.join(args.out_dir, "last.pt")
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(args.device)
 
     if args.export:
@@ -323,7 +327,7 @@ def main(argv=None):
         log.flush()
 
     if args.resume == "auto" and os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location=dev)
+        ck = torch.load(ckpt_path, map_location="cpu")
         if ck["config"] != json.loads(json.dumps(argmodel.validate_config(cfg))):
             sys.exit(f"{ckpt_path} holds another configuration; use another --out-dir")
         model.load_state_dict(ck["model"])
