@@ -1,4 +1,4 @@
-"""Minimal Y4M reader and YUV <-> RGB conversion matching tools/common/y4m.c.
+"""Y4M frames for training and evaluation (read with conformance/rd/y4mio.py) and YUV <-> RGB conversion matching tools/common/y4m.c.
 
     info, frames = read_y4m("data/cup.y4m", first=0, count=30)   # list of (Y, U, V) uint8
     rgb = yuv420_to_rgb(Y, U, V, chroma=info["chroma"], full_range=info["full_range"])
@@ -8,70 +8,51 @@
 Only 8-bit 4:2:0 input is supported (what scripts/fetch_data.sh writes).
 """
 
+import importlib.util
+import os
+
 import numpy as np
 
 KR, KB = 0.299, 0.114
 KG = 1.0 - KR - KB
 
 
-def _parse_header(line):
-    parts = line.decode("ascii").split()
-    if not parts or parts[0] != "YUV4MPEG2":
-        raise ValueError("not a YUV4MPEG2 file")
-    info = {"chroma": "420jpeg", "full_range": False, "fps": (25, 1)}
-    for p in parts[1:]:
-        tag, val = p[0], p[1:]
-        if tag == "W":
-            info["width"] = int(val)
-        elif tag == "H":
-            info["height"] = int(val)
-        elif tag == "F":
-            a, b = val.split(":")
-            info["fps"] = (int(a), int(b))
-        elif tag == "C":
-            info["chroma"] = val
-        elif tag == "X" and val.startswith("COLORRANGE="):
-            info["full_range"] = val.split("=", 1)[1].upper() == "FULL"
-    if not info["chroma"].startswith("420") or info["chroma"] in ("420p10", "420p12"):
-        raise ValueError(f"only 8-bit 4:2:0 Y4M is supported, got C{info['chroma']}")
-    return info
+def _load_reader():
+    """The one validating Y4M reader of the project lives in conformance/rd/y4mio.py
+    (stdlib only); load it under its own name, since this module is also `y4mio`."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                        "conformance", "rd", "y4mio.py")
+    spec = importlib.util.spec_from_file_location("arg_rd_y4mio", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_rd = _load_reader()
+Y4MError = _rd.Y4MError
+count_frames = _rd.count_frames
 
 
 def read_y4m(path, first=0, count=None):
-    """Return (info, [(Y, U, V), ...]) for frames first .. first+count-1 (all if None)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    nl = data.index(b"\n")
-    info = _parse_header(data[:nl])
-    W, H = info["width"], info["height"]
-    cw, ch = (W + 1) // 2, (H + 1) // 2
-    fsize = W * H + 2 * cw * ch
-    pos = nl + 1
-    frames = []
-    idx = 0
-    while pos < len(data):
-        e = data.index(b"\n", pos)
-        if not data[pos:e].startswith(b"FRAME"):
-            raise ValueError(f"{path}: bad frame header at byte {pos}")
-        pos = e + 1
-        if idx >= first and (count is None or idx < first + count):
-            buf = np.frombuffer(data, np.uint8, fsize, pos)
-            Y = buf[:W * H].reshape(H, W)
-            U = buf[W * H:W * H + cw * ch].reshape(ch, cw)
-            V = buf[W * H + cw * ch:].reshape(ch, cw)
-            frames.append((Y.copy(), U.copy(), V.copy()))
-        pos += fsize
-        idx += 1
-        if count is not None and idx >= first + count:
-            break
+    """Return (info, [(Y, U, V), ...]) for frames first .. first+count-1 (all if None).
+    info: width, height, fps, chroma, full_range (from XCOLORRANGE=FULL), frames_total_seen.
+    Raises Y4MError on a malformed or truncated stream or a layout other than 8-bit 4:2:0."""
+    with _rd.Reader(path) as r:
+        info = dict(r.info)
+        if not info["chroma"].startswith("420") or info["chroma"] in ("420p10", "420p12"):
+            raise Y4MError(f"{path}: only 8-bit 4:2:0 Y4M is supported, got C{info['chroma']}")
+        info["full_range"] = any(t.upper() == "XCOLORRANGE=FULL" for t in info["tags"])
+        frames = []
+        idx = 0
+        while count is None or idx < first + count:
+            raw = r.read_raw() if idx < first else r.read()
+            if raw is None:
+                break
+            if idx >= first:
+                frames.append(tuple(plane.copy() for plane in raw))
+            idx += 1
     info["frames_total_seen"] = idx
     return info, frames
-
-
-def count_frames(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    return data.count(b"FRAME")  # good enough for these files (binary payload may not contain it)
 
 
 def _taps(n_out, n_in, off):
