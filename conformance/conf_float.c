@@ -25,8 +25,6 @@
 
 #include "arg/arg.h"
 #include "arg_mkv.h"
-#include "bitstream.h"
-#include "entropy.h"
 
 #define MAX_PATHS 5
 
@@ -64,16 +62,14 @@ int main(int argc, char **argv)
         return 2;
     }
     int ret = 2, rc;
-    ArgSeqHeader h;
-    EntCtx ent = { 0 };
-    uint32_t *tok = NULL, *prev = NULL;
+    ArgSequenceHeader h;
     float *ref = NULL;
     XXH3_state_t *fh = XXH3_createState();
     Path paths[MAX_PATHS];
     int np = 0;
     const MkvTrack *vt = mkv_reader_find_track(r, MKV_TRACK_VIDEO);
     if (!vt || strcmp(vt->codec_id, "V_ARG") ||
-        arg_seq_parse(&h, vt->codec_private, vt->codec_private_size, err, sizeof(err)) < 0) {
+        arg_parse_sequence_header(&h, vt->codec_private, vt->codec_private_size, err, sizeof(err)) < 0) {
         fprintf(stderr, "conf_float: %s: no valid V_ARG track\n", argv[2]);
         goto out;
     }
@@ -96,62 +92,39 @@ int main(int argc, char **argv)
         arg_default_settings(&s);
         s.n_threads = paths[i].threads;
         s.gemm = paths[i].gemm;
-        rc = arg_decoder_open(&paths[i].dec, model, &s, h.width, h.height);
+        rc = arg_decoder_open_stream(&paths[i].dec, model, &s, vt->codec_private, vt->codec_private_size, 0,
+                                     err, sizeof(err));
         if (rc == -ENOTSUP && paths[i].gemm == ARG_GEMM_BLAS) {
             printf("path %s not built\n", paths[i].name);
             paths[i].dec = NULL;
             continue;
         }
         if (rc < 0) {
-            fprintf(stderr, "conf_float: cannot open the %s decoder: %s\n", paths[i].name, strerror(-rc));
+            fprintf(stderr, "conf_float: cannot open the %s decoder: %s\n", paths[i].name, err);
             goto out;
         }
     }
-    int tw = h.coded_width / h.spatial_factor, th = h.coded_height / h.spatial_factor;
-    size_t n = (size_t)tw * th, plane = (size_t)h.width * h.height;
-    tok = malloc(n * sizeof(uint32_t));
-    prev = malloc(n * sizeof(uint32_t));
+    size_t plane = (size_t)h.width * h.height;
     /* the pictures one packet gives on the reference path: at most ft (16),
      * or a whole clip for fixed-clip models */
     int max_pics = mi->clip_frames > 16 ? mi->clip_frames : 16;
     ref = malloc((size_t)max_pics * 3 * plane * sizeof(float));
-    if (!tok || !prev || !ref || !fh || XXH3_64bits_reset(fh) != XXH_OK || ent_ctx_init(&ent, h.lfq_bits, (unsigned)h.rate_max) < 0) {
+    if (!ref || !fh || XXH3_64bits_reset(fh) != XXH_OK) {
         fprintf(stderr, "conf_float: out of memory\n");
         goto out;
     }
     MkvPacket p;
-    int have_prev = 0, started = 0;
     while ((rc = mkv_read_packet(r, &p)) == 0) {
         if (p.track_type != MKV_TRACK_VIDEO)
             continue;
-        if (p.size < 1 || (p.data[0] & 0x60)) {
-            fprintf(stderr, "conf_float: bad packet at %.3f s\n", p.pts_ns / 1e9);
-            goto out;
-        }
-        int key = (p.data[0] & ARG_PKT_KEY) != 0;
-        if (!started && !key)
-            continue;
-        if (key) {
-            ent_ctx_reset(&ent);
-            for (int i = 0; i < np; i++)
-                if (paths[i].dec)
-                    arg_decoder_reset(paths[i].dec);
-            have_prev = 0;
-            started = 1;
-        }
-        if ((rc = ent_decode_frame(&ent, p.data + 1, p.size - 1, tw, th, have_prev ? prev : NULL, tok)) < 0) {
-            fprintf(stderr, "conf_float: corrupt packet at %.3f s\n", p.pts_ns / 1e9);
-            goto out;
-        }
-        memcpy(prev, tok, n * sizeof(uint32_t));
-        have_prev = 1;
         int nref = 0;
         for (int i = 0; i < np; i++) {
             if (!paths[i].dec)
                 continue;
-            ArgTokens t = { tok, NULL, tw, th, 0, p.data[0] & 0x1F };
-            if ((rc = arg_decoder_send_tokens(paths[i].dec, &t)) < 0) {
-                fprintf(stderr, "conf_float: %s rejects the packet at %.3f s\n", paths[i].name, p.pts_ns / 1e9);
+            ArgPacket ap = { p.data, p.size, -1, 0, 0, { 0 } };
+            if ((rc = arg_decoder_send_packet(paths[i].dec, &ap)) < 0) {
+                fprintf(stderr, "conf_float: %s: %s packet at %.3f s\n", paths[i].name,
+                        rc == -EBADMSG ? "corrupt" : "cannot decode the", p.pts_ns / 1e9);
                 goto out;
             }
             ArgPicture pic;
@@ -213,9 +186,6 @@ out:
         arg_decoder_close(paths[i].dec);
     free(ref);
     XXH3_freeState(fh);
-    free(tok);
-    free(prev);
-    ent_ctx_free(&ent);
     mkv_reader_close(r);
     arg_model_free(model);
     return ret;

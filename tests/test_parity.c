@@ -77,7 +77,7 @@ static int run_codec(const ArgModel *m, const ArgSettings *s, const Vec *in, con
     ArgTokens t;
     for (int f = 0; f <= T; f++) {
         if (f < T) {
-            ArgPicture pic = { in->p + (size_t)f * C * plane, W, H, W, (ptrdiff_t)plane };
+            ArgPicture pic = { in->p + (size_t)f * C * plane, W, H, W, (ptrdiff_t)plane, 0 };
             rc = arg_encoder_send_picture(enc, &pic);
         } else {
             rc = arg_encoder_flush(enc);
@@ -102,7 +102,7 @@ static int run_codec(const ArgModel *m, const ArgSettings *s, const Vec *in, con
     for (int l = 0; l < (int)ref_tok->shape[0] && l < r->nlat; l++) {
         for (size_t i = 0; i < n; i++)
             tk[i] = (uint32_t)ref_tok->p[(size_t)l * n + i];
-        ArgTokens in_t = { tk, NULL, tw, th, l, r->npics[l] };
+        ArgTokens in_t = { tk, NULL, tw, th, l, r->npics[l], 0 };
         if ((rc = arg_decoder_send_tokens(dec, &in_t)) < 0)
             return rc;
         ArgPicture pic;

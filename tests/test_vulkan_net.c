@@ -81,7 +81,7 @@ static int run(const ArgModel *m, int backend, const Clip *in, const Result *ref
     for (int pass = 0; pass < 2; pass++)
         for (int f = 0; f <= in->t && rc >= 0; f++) {
             if (f < in->t) {
-                ArgPicture pic = { in->p + (size_t)f * in->c * plane, in->w, in->h, in->w, (ptrdiff_t)plane };
+                ArgPicture pic = { in->p + (size_t)f * in->c * plane, in->w, in->h, in->w, (ptrdiff_t)plane, 0 };
                 rc = arg_encoder_send_picture(enc, &pic);
             } else {
                 rc = arg_encoder_flush(enc);
@@ -108,7 +108,7 @@ static int run(const ArgModel *m, int backend, const Clip *in, const Result *ref
     r->ndec = 0;
     for (int l = 0; l < src->nlat && rc >= 0; l++) {
         ArgTokens t = { src->tok + (size_t)l * n, NULL, (in->w + fs - 1) / fs, (in->h + fs - 1) / fs, l,
-                        src->npics[l] };
+                        src->npics[l], 0 };
         rc = arg_decoder_send_tokens(dec, &t);
         ArgPicture pic;
         while (rc >= 0 && arg_decoder_get_picture(dec, &pic) == 0) {

@@ -114,7 +114,7 @@ static int run(const ArgModel *m, int w, int h, int frames, int threads, int gem
         if (f < frames) {
             make_frame(pic, w, h, f);
             t0 = now();
-            ArgPicture p = { pic, w, h, w, (ptrdiff_t)w * h };
+            ArgPicture p = { pic, w, h, w, (ptrdiff_t)w * h, 0 };
             rc = arg_encoder_send_picture(enc, &p);
             chunk_pics++;
         } else {

@@ -22,8 +22,6 @@
 #include "arg/arg.h"
 #include "arg_mkv.h"
 #include "backendopt.h"
-#include "bitstream.h"
-#include "entropy.h"
 #include "metrics.h"
 #include "modelpath.h"
 #include "wav.h"
@@ -49,9 +47,9 @@ static void usage(FILE *f)
             "  --info           describe the stream (header, GOPs, packets) and exit\n");
 }
 
-static int info_mode(MkvReader *r, const ArgSeqHeader *h)
+static int info_mode(MkvReader *r, const ArgSequenceHeader *h)
 {
-    printf("sequence header: version %d, model \"%s\" id %016" PRIx64 "\n", ARG_SEQ_VERSION, h->model_name,
+    printf("sequence header: model \"%s\" id %016" PRIx64 "\n", h->model_name,
            h->model_id);
     printf("  picture %dx%d (coded %dx%d), %u/%u fps, %u pictures, chroma %d\n", h->width, h->height,
            h->coded_width, h->coded_height, h->fps_num, h->fps_den, h->frame_count, h->chroma);
@@ -75,7 +73,7 @@ static int info_mode(MkvReader *r, const ArgSeqHeader *h)
     while ((rc = mkv_read_packet(r, &p)) == 0) {
         if (p.track_type != MKV_TRACK_VIDEO || p.size < 1)
             continue;
-        int key = (p.data[0] & ARG_PKT_KEY) != 0;
+        int key = p.keyframe;
         gops += key;
         printf("  %6d  %8.3f  %s  %8d  %5zu  %10.3f\n", n++, p.pts_ns / 1e9, key ? "key" : "   ", p.data[0] & 0x1F,
                p.size, (p.size - 1) * 8.0 / (double)tokens);
@@ -150,13 +148,13 @@ int main(int argc, char **argv)
         return 1;
     }
     const MkvTrack *vt = mkv_reader_find_track(r, MKV_TRACK_VIDEO);
-    ArgSeqHeader h;
+    ArgSequenceHeader h;
     if (!vt || strcmp(vt->codec_id, "V_ARG") != 0) {
         fprintf(stderr, "argdec: %s: no ARG video track (CodecID V_ARG)\n", in);
         mkv_reader_close(r);
         return 1;
     }
-    if (arg_seq_parse(&h, vt->codec_private, vt->codec_private_size, err, sizeof(err)) < 0) {
+    if (arg_parse_sequence_header(&h, vt->codec_private, vt->codec_private_size, err, sizeof(err)) < 0) {
         fprintf(stderr, "argdec: %s: %s\n", in, err);
         mkv_reader_close(r);
         return 1;
@@ -178,13 +176,10 @@ int main(int argc, char **argv)
         mkv_reader_close(r);
         return 1;
     }
-    const ArgModelInfo *mi = arg_model_info(model);
     int ret = 1, rc;
     ArgDecoder *dec = NULL;
-    EntCtx ent = { 0 };
     Y4mWriter *yw = NULL;
     Y4mImage img = { 0 };
-    uint32_t *tok = NULL, *prev = NULL;
     XXH3_state_t *ht = XXH3_createState(), *hp = XXH3_createState();
     OpusDecoder *od = NULL;
     WavWriter *ww = NULL;
@@ -196,35 +191,20 @@ int main(int argc, char **argv)
     Y4mImage rimg = { 0 };
     PsnrAcc acc;
     psnr_acc_init(&acc);
-    if (mi->id != h.model_id && !force) {
-        fprintf(stderr,
-                "argdec: the stream was made with model \"%s\" (%016" PRIx64 ") but %s is \"%s\" (%016" PRIx64
-                "); use the right model or --force\n",
-                h.model_name, h.model_id, path, mi->name, mi->id);
-        goto out;
-    }
-    if (mi->temporal_factor != h.temporal_factor || mi->spatial_factor != h.spatial_factor ||
-        mi->lfq_bits != h.lfq_bits) {
-        fprintf(stderr, "argdec: the model's token structure does not match the stream's\n");
-        goto out;
-    }
     ArgSettings s;
     arg_default_settings(&s);
     s.n_threads = threads;
     s.gemm = gemm;
     s.backend = backend;
     s.device = device;
-    if ((rc = arg_decoder_open(&dec, model, &s, h.width, h.height)) < 0 ||
-        (rc = ent_ctx_init(&ent, h.lfq_bits, (unsigned)h.rate_max)) < 0) {
-        fprintf(stderr, "argdec: cannot set up the decoder: %s\n", strerror(-rc));
+    if ((rc = arg_decoder_open_stream(&dec, model, &s, vt->codec_private, vt->codec_private_size,
+                                      force ? ARG_DECODER_IGNORE_MODEL_ID : 0, err, sizeof(err))) < 0) {
+        fprintf(stderr, "argdec: %s%s\n", err,
+                rc == -EINVAL && !force && strstr(err, "but this model") ? "; use the right model or --force" : "");
         goto out;
     }
-    int tw = h.coded_width / h.spatial_factor, th = h.coded_height / h.spatial_factor;
-    size_t n = (size_t)tw * th;
-    tok = malloc(n * sizeof(uint32_t));
-    prev = malloc(n * sizeof(uint32_t));
     int ychroma = h.chroma == 444 ? Y4M_C444 : h.chroma == 422 ? Y4M_C422 : Y4M_C420JPEG;
-    if (!tok || !prev || !ht || !hp || y4m_image_alloc(&img, h.width, h.height, ychroma) < 0) {
+    if (!ht || !hp || y4m_image_alloc(&img, h.width, h.height, ychroma) < 0) {
         fprintf(stderr, "argdec: out of memory\n");
         goto out;
     }
@@ -282,8 +262,7 @@ int main(int argc, char **argv)
     struct timespec ts0, ts1;
     clock_gettime(CLOCK_MONOTONIC, &ts0);
     MkvPacket p;
-    int have_prev = 0, started = 0;
-    long written = 0;
+    long written = 0, decoded = 0;
     uint64_t picture_ns = 1000000000ull * h.fps_den / h.fps_num;
     while ((rc = mkv_read_packet(r, &p)) == 0) {
         if (p.track_type == MKV_TRACK_AUDIO && od) {
@@ -312,44 +291,26 @@ int main(int argc, char **argv)
             continue;
         if (!out && !verify && !ref)
             continue;
-        if (p.size < 1) {
-            fprintf(stderr, "argdec: empty packet at %.3f s\n", p.pts_ns / 1e9);
-            goto out;
-        }
-        int key = (p.data[0] & ARG_PKT_KEY) != 0, npics = p.data[0] & 0x1F;
-        if (p.data[0] & 0x60) {
-            fprintf(stderr, "argdec: packet at %.3f s: reserved bits set\n", p.pts_ns / 1e9);
-            goto out;
-        }
-        if (!started && !key)
-            continue; /* wait for a keyframe */
-        if (key) {
-            ent_ctx_reset(&ent);
-            arg_decoder_reset(dec);
-            have_prev = 0;
-            started = 1;
-        }
-        rc = ent_decode_frame(&ent, p.data + 1, p.size - 1, tw, th, have_prev ? prev : NULL, tok);
+        /* Matroska times are rounded to 1 ms: the nearest picture */
+        int64_t first = (int64_t)(((double)p.pts_ns * h.fps_num / h.fps_den + 5e8) / 1e9);
+        ArgPacket ap = { p.data, p.size, first, 0, 0, { 0 } };
+        rc = arg_decoder_send_packet(dec, &ap);
+        if (rc == 1)
+            continue; /* before the first keyframe */
         if (rc < 0) {
-            fprintf(stderr, "argdec: corrupt packet at %.3f s (%s)\n", p.pts_ns / 1e9, strerror(-rc));
+            fprintf(stderr, "argdec: %s packet at %.3f s (%s)\n", rc == -EBADMSG ? "corrupt" : "cannot decode the",
+                    p.pts_ns / 1e9, strerror(-rc));
             goto out;
         }
-        XXH3_64bits_update(ht, tok, n * sizeof(uint32_t)); /* little-endian hosts */
-        ArgTokens t = { tok, NULL, tw, th, 0, npics };
-        if ((rc = arg_decoder_send_tokens(dec, &t)) < 0) {
-            fprintf(stderr, "argdec: packet at %.3f s rejected by the decoder (%s)\n", p.pts_ns / 1e9,
-                    strerror(-rc));
-            goto out;
-        }
-        memcpy(prev, tok, n * sizeof(uint32_t));
-        have_prev = 1;
+        ArgTokens t;
+        if (arg_decoder_get_tokens(dec, &t) == 0) /* little-endian hosts */
+            XXH3_64bits_update(ht, t.tokens, (size_t)t.tokens_w * t.tokens_h * sizeof(uint32_t));
         ArgPicture pic;
-        uint64_t pts = p.pts_ns;
         while (arg_decoder_get_picture(dec, &pic) == 0) {
-            uint64_t this_pts = pts;
-            pts += picture_ns;
+            uint64_t this_pts = (uint64_t)pic.pts * picture_ns;
+            decoded++;
             if (this_pts + 500000 < start_ns)
-                continue; /* before -ss (Matroska times are rounded to 1 ms) */
+                continue; /* before -ss */
             if (max_frames >= 0 && written >= max_frames)
                 continue;
             y4m_rgb_to_yuv(pic.data, pic.stride, pic.plane_stride, &col, &img);
@@ -418,11 +379,8 @@ out:
     free(apcm);
     y4m_writer_abort(yw);
     y4m_image_free(&img);
-    free(tok);
-    free(prev);
     XXH3_freeState(ht);
     XXH3_freeState(hp);
-    ent_ctx_free(&ent);
     arg_decoder_close(dec);
     arg_model_free(model);
     mkv_reader_close(r);

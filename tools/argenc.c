@@ -21,8 +21,6 @@
 #include "arg/arg.h"
 #include "arg_mkv.h"
 #include "backendopt.h"
-#include "bitstream.h"
-#include "entropy.h"
 #include "modelpath.h"
 #include "wav.h"
 #include "y4m.h"
@@ -58,13 +56,8 @@ typedef struct Enc {
     ArgModel *model;
     const ArgModelInfo *mi;
     ArgEncoder *enc;
-    EntCtx ent;
-    RcBuffer buf;
     MkvWriter *mkv;
-    ArgSeqHeader seq;
-    uint32_t *prev;
-    int have_prev;
-    int gop_latents, gop_pos;    /* latent frames per GOP, position in the GOP */
+    ArgSequenceHeader seq;
     uint64_t picture;            /* first picture of the next latent frame */
     uint64_t bytes, latents, bits_raw;
     double t_model, t_entropy;
@@ -75,6 +68,7 @@ typedef struct Enc {
     int arate, ach, aframe;      /* sample rate, channels, samples per Opus frame */
     uint64_t asamples;           /* input sample frames coded so far */
     uint64_t ain;                /* input sample frames read */
+    uint64_t ain_max;            /* read no more than this (the video's span with --frames) */
     int aeof;
     float *apcm;
     uint8_t apkt[4000];
@@ -90,7 +84,12 @@ static int audio_until(Enc *e, uint64_t limit_ns)
         uint64_t pts = e->asamples * 1000000000ull / (uint64_t)e->arate;
         if (pts >= limit_ns)
             return 0;
-        long got = e->ain_done ? 0 : wav_reader_read(e->wav, e->apcm, e->aframe);
+        long want = e->aframe;
+        if (e->ain >= e->ain_max)
+            want = 0;
+        else if (e->ain_max - e->ain < (uint64_t)want)
+            want = (long)(e->ain_max - e->ain);
+        long got = e->ain_done || want == 0 ? 0 : wav_reader_read(e->wav, e->apcm, want);
         if (got < 0)
             return (int)got;
         if (got < e->aframe)
@@ -120,46 +119,31 @@ static uint64_t pts_of(const Enc *e, uint64_t picture)
     return picture * 1000000000ull * e->seq.fps_den / e->seq.fps_num;
 }
 
-/* Entropy-code and mux every latent frame the encoder has ready. */
+/* Mux every packet the encoder has ready. */
 static int drain(Enc *e)
 {
-    ArgTokens t;
-    while (arg_encoder_get_tokens(e->enc, &t) == 0) {
-        size_t n = (size_t)t.tokens_w * t.tokens_h;
-        int key = e->gop_pos == 0;
-        if (key) {
-            ent_ctx_reset(&e->ent);
-            e->have_prev = 0;
-        }
+    ArgPacket p;
+    int rc;
+    for (;;) {
         double t0 = now();
-        e->buf.size = 0;
-        if (rc_buffer_reserve(&e->buf, 1) < 0)
-            return -ENOMEM;
-        e->buf.data[e->buf.size++] = arg_pkt_byte(key, t.n_pictures);
-        int64_t sz = ent_encode_frame(&e->ent, t.tokens, t.tokens_w, t.tokens_h,
-                                      e->have_prev ? e->prev : NULL, &e->buf);
-        if (sz < 0)
-            return (int)sz;
+        if ((rc = arg_encoder_get_packet(e->enc, &p)) < 0)
+            break;
         e->t_entropy += now() - t0;
-        uint64_t pts = pts_of(e, e->picture);
-        uint64_t dur = pts_of(e, e->picture + (uint64_t)t.n_pictures) - pts;
-        int rc = audio_until(e, pts);
-        if (rc < 0)
+        const ArgTokens *t = &p.tokens;
+        size_t n = (size_t)t->tokens_w * t->tokens_h;
+        uint64_t pts = pts_of(e, (uint64_t)p.pts);
+        uint64_t dur = pts_of(e, (uint64_t)(p.pts + p.duration)) - pts;
+        if ((rc = audio_until(e, pts)) < 0)
             return rc;
-        rc = mkv_write_block(e->mkv, MKV_TRACK_VIDEO, pts, dur, key, e->buf.data, e->buf.size);
-        if (rc < 0)
+        if ((rc = mkv_write_block(e->mkv, MKV_TRACK_VIDEO, pts, dur, p.keyframe, p.data, p.size)) < 0)
             return rc;
-        memcpy(e->prev, t.tokens, n * sizeof(uint32_t));
-        XXH3_64bits_update(e->hash, t.tokens, n * sizeof(uint32_t));
-        e->have_prev = 1;
-        e->picture += (uint64_t)t.n_pictures;
-        e->bytes += e->buf.size;
+        XXH3_64bits_update(e->hash, t->tokens, n * sizeof(uint32_t));
+        e->picture = (uint64_t)(p.pts + p.duration);
+        e->bytes += p.size;
         e->latents++;
         e->bits_raw += (uint64_t)n * (uint64_t)e->mi->lfq_bits;
-        if (++e->gop_pos == e->gop_latents)
-            e->gop_pos = 0;
     }
-    return 0;
+    return rc == -EAGAIN ? 0 : rc;
 }
 
 int main(int argc, char **argv)
@@ -274,6 +258,7 @@ int main(int argc, char **argv)
     }
     Enc e;
     memset(&e, 0, sizeof(e));
+    e.ain_max = ~0ull;
     int rc = arg_model_load(&e.model, path, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "argenc: %s\n", err);
@@ -293,7 +278,7 @@ int main(int argc, char **argv)
         return 1;
     }
     const Y4mInfo *yi = y4m_reader_info(yr);
-    int W = yi->width, H = yi->height, fs = e.mi->spatial_factor, ft = e.mi->temporal_factor;
+    int W = yi->width, H = yi->height;
     ArgSettings s;
     arg_default_settings(&s);
     s.n_threads = threads;
@@ -303,44 +288,24 @@ int main(int argc, char **argv)
     int ret = 1;
     Y4mImage img = { 0 };
     float *rgb = NULL;
+    s.gop_latents = gop;
     if ((rc = arg_encoder_open(&e.enc, e.model, &s, W, H)) < 0) {
         fprintf(stderr, "argenc: cannot open the encoder for %dx%d: %s\n", W, H, strerror(-rc));
         goto out;
     }
-    e.gop_latents = e.mi->clip_frames ? 1 + (e.mi->clip_frames - 1) / ft : gop;
-    int gop_pictures = 1 + (e.gop_latents - 1) * ft;
-    /* sequence header */
-    ArgSeqHeader *h = &e.seq;
-    h->model_id = e.mi->id;
-    snprintf(h->model_name, sizeof(h->model_name), "%.32s", e.mi->name);
-    h->width = W;
-    h->height = H;
-    h->coded_width = (W + fs - 1) / fs * fs;
-    h->coded_height = (H + fs - 1) / fs * fs;
-    h->fps_num = (uint32_t)yi->fps_num;
-    h->fps_den = (uint32_t)yi->fps_den;
-    h->temporal_factor = ft;
-    h->spatial_factor = fs;
-    h->lfq_bits = e.mi->lfq_bits;
-    h->matrix = matrix == Y4M_MATRIX_BT709 ? 1 : 6;
-    h->primaries = matrix == Y4M_MATRIX_BT709 ? 1 : 6;
-    h->transfer = matrix == Y4M_MATRIX_BT709 ? 1 : 6;
     int full = yi->range == Y4M_RANGE_FULL;
-    h->range = full ? 2 : 1;
-    h->chroma = yi->chroma == Y4M_C444 ? 444 : yi->chroma == Y4M_C422 ? 422 : 420;
-    h->gop_latents = e.gop_latents;
-    h->coder = ARG_CODER_RANGE_V1;
-    h->rate_max = ENT_RATE_MAX_DEFAULT;
-    uint8_t seqbuf[ARG_SEQ_SIZE];
-    if (arg_seq_write(h, seqbuf) < 0) {
+    ArgStreamInfo si = { (uint32_t)yi->fps_num, (uint32_t)yi->fps_den, 0,
+                         matrix == Y4M_MATRIX_BT709 ? ARG_MATRIX_BT709 : ARG_MATRIX_BT601, full,
+                         yi->chroma, { 0 } };
+    ArgSequenceHeader *h = &e.seq;
+    uint8_t seqbuf[ARG_SEQUENCE_HEADER_SIZE];
+    if (arg_encoder_set_stream_info(e.enc, &si) < 0 || arg_encoder_get_header(e.enc, h) < 0 ||
+        arg_encoder_sequence_header(e.enc, seqbuf, sizeof(seqbuf)) < 0) {
         fprintf(stderr, "argenc: cannot describe this stream in a sequence header (size %dx%d?)\n", W, H);
         goto out;
     }
-    if (ent_ctx_init(&e.ent, e.mi->lfq_bits, (unsigned)h->rate_max) < 0)
-        goto out;
-    e.prev = calloc((size_t)(h->coded_width / fs) * (h->coded_height / fs), sizeof(uint32_t));
     rgb = malloc((size_t)3 * W * H * sizeof(float));
-    if (!e.prev || !rgb || y4m_image_alloc(&img, W, H, yi->chroma) < 0) {
+    if (!rgb || y4m_image_alloc(&img, W, H, yi->chroma) < 0) {
         fprintf(stderr, "argenc: out of memory\n");
         goto out;
     }
@@ -392,9 +357,12 @@ int main(int argc, char **argv)
     }
     MkvVideoInfo vi = { h->coded_width, h->coded_height, W, H, 0, h->matrix, h->range, h->primaries,
                         h->transfer, seqbuf, sizeof(seqbuf) };
-    vi.default_duration_ns = (uint64_t)ft * 1000000000ull * h->fps_den / h->fps_num;
+    /* one picture: what ffprobe and mediainfo report as the frame rate (a block
+     * carries a latent frame of up to ft pictures; its timestamps say so) */
+    vi.default_duration_ns = (1000000000ull * h->fps_den + h->fps_num / 2) / h->fps_num;
     char settings[256];
-    snprintf(settings, sizeof(settings), "gop=%d threads=%d model=%.180s", e.gop_latents, threads, path);
+    snprintf(settings, sizeof(settings), "gop=%d threads=%d model=%.64s", h->gop_latents, threads,
+             e.mi->name[0] ? e.mi->name : "(unnamed)");
     char idhex[17];
     snprintf(idhex, sizeof(idhex), "%016" PRIx64, e.mi->id);
     MkvTag tags[4] = { { "ENCODER", "argenc " }, { "ENCODER_SETTINGS", settings },
@@ -426,7 +394,7 @@ int main(int argc, char **argv)
             goto fail;
         }
         y4m_yuv_to_rgb(&img, &col, rgb, W, (ptrdiff_t)W * H);
-        ArgPicture pic = { rgb, W, H, W, (ptrdiff_t)W * H };
+        ArgPicture pic = { rgb, W, H, W, (ptrdiff_t)W * H, 0 };
         double t0 = now();
         rc = arg_encoder_send_picture(e.enc, &pic);
         if (rc == -EAGAIN) {
@@ -439,9 +407,6 @@ int main(int argc, char **argv)
         frames++;
         e.t_model += now() - t0;
         if ((rc = drain(&e)) < 0)
-            goto fail_rc;
-        if (frames % gop_pictures == 0 && !e.mi->clip_frames &&
-            (rc = arg_encoder_flush(e.enc)) < 0) /* end of GOP: the next picture starts a keyframe */
             goto fail_rc;
         if (tty && frames % 4 == 0) {
             double el = now() - t_start, fps = frames / el;
@@ -464,6 +429,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "argenc: the input has no pictures\n");
         goto fail;
     }
+    if (max_frames >= 0) /* the audio ends with the video */
+        e.ain_max = ((uint64_t)frames * (uint64_t)e.arate * h->fps_den + h->fps_num / 2) / h->fps_num;
     if ((rc = audio_until(&e, ~0ull)) < 0)
         goto fail_rc;
     if (e.opus) {
@@ -473,8 +440,7 @@ int main(int argc, char **argv)
         snprintf(ns, sizeof(ns), "%d", e.arate);
         mkv_writer_add_tag(e.mkv, "ARG_AUDIO_RATE", ns);
     }
-    h->frame_count = (uint32_t)frames;
-    arg_seq_write(h, seqbuf);
+    arg_encoder_sequence_header(e.enc, seqbuf, sizeof(seqbuf)); /* now with the frame count */
     mkv_writer_set_video_private(e.mkv, seqbuf, sizeof(seqbuf));
     rc = mkv_writer_close(e.mkv, 1);
     e.mkv = NULL;
@@ -486,7 +452,7 @@ int main(int argc, char **argv)
     double bpt = e.bytes * 8.0 / ((double)e.bits_raw / e.mi->lfq_bits);
     printf("argenc: %s -> %s\n", in, out);
     printf("  model %s (%016" PRIx64 "), %dx%d, %ld pictures, %" PRIu64 " latent frames, GOP %d\n",
-           e.mi->name, e.mi->id, W, H, frames, e.latents, e.gop_latents);
+           e.mi->name, e.mi->id, W, H, frames, e.latents, h->gop_latents);
     printf("  %" PRIu64 " bytes of video: %.2f kbit/s, %.4f bpp, %.3f bits/token (raw %d, %.1f%% saved)\n",
            e.bytes, e.bytes * 8 / 1000.0 / secs, e.bytes * 8.0 / ((double)frames * W * H), bpt,
            e.mi->lfq_bits, 100.0 * (1 - bpt / e.mi->lfq_bits));
@@ -515,7 +481,7 @@ int main(int argc, char **argv)
                     " \"width\": %d, \"height\": %d, \"pictures\": %ld, \"latent_frames\": %" PRIu64 ",\n"
                     " \"gop_latents\": %d, \"video_bytes\": %" PRIu64 ", \"kbps\": %.3f, \"bpp\": %.6f,\n"
                     " \"bits_per_token\": %.4f, \"raw_bits_per_token\": %d, \"fps\": %.3f}\n",
-                    in, out, e.mi->name, e.mi->id, W, H, frames, e.latents, e.gop_latents, e.bytes,
+                    in, out, e.mi->name, e.mi->id, W, H, frames, e.latents, h->gop_latents, e.bytes,
                     e.bytes * 8 / 1000.0 / secs, e.bytes * 8.0 / ((double)frames * W * H), bpt,
                     e.mi->lfq_bits, frames / el);
             if (fclose(f) != 0 || rename(tmp, stats) != 0) {
@@ -537,9 +503,6 @@ out:
         mkv_writer_close(e.mkv, 0);
     y4m_image_free(&img);
     free(rgb);
-    free(e.prev);
-    rc_buffer_free(&e.buf);
-    ent_ctx_free(&e.ent);
     arg_encoder_close(e.enc);
     y4m_reader_close(yr);
     arg_model_free(e.model);

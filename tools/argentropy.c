@@ -30,7 +30,6 @@
 
 #include <arg/arg.h>
 
-#include "entropy.h"
 #include "y4m.h"
 
 #define EXIT_USAGE 2
@@ -68,7 +67,7 @@ static void usage(FILE *f)
         "      --per-bit         also report coded bits per bit index\n"
         "  -q, --quiet           no notes\n"
         "  -h, --help            this help\n",
-        RC_RATE_MAX_LIMIT, ENT_RATE_MAX_DEFAULT, ENT_MAX_BITS);
+        ARG_CODER_RATE_MAX_LIMIT, ARG_CODER_RATE_MAX_DEFAULT, ARG_TOKEN_MAX_BITS);
 }
 
 static int parse_ll(const char *s, long long lo, long long hi, long long *out)
@@ -103,7 +102,7 @@ static int parse_options(int argc, char **argv, Options *o)
     };
     memset(o, 0, sizeof(*o));
     o->gop = 8;
-    o->rate_max = ENT_RATE_MAX_DEFAULT;
+    o->rate_max = ARG_CODER_RATE_MAX_DEFAULT;
     long long v;
     int c;
     opterr = 0;
@@ -130,19 +129,19 @@ static int parse_options(int argc, char **argv, Options *o)
             o->threads = (int)v;
             break;
         case OPT_RATE:
-            if (parse_ll(optarg, 1, RC_RATE_MAX_LIMIT, &v) < 0)
+            if (parse_ll(optarg, 1, ARG_CODER_RATE_MAX_LIMIT, &v) < 0)
                 goto bad;
             o->rate_max = (unsigned)v;
             break;
         case OPT_BITS:
-            if (parse_ll(optarg, 1, ENT_MAX_BITS, &v) < 0)
+            if (parse_ll(optarg, 1, ARG_TOKEN_MAX_BITS, &v) < 0)
                 goto bad;
             o->bits = (int)v;
             break;
         case OPT_GRID:
             if (sscanf(optarg, "%dx%d", &o->tw, &o->th) != 2 || o->tw < 1 || o->th < 1 ||
-                o->tw > ENT_MAX_DIM || o->th > ENT_MAX_DIM ||
-                (size_t)o->tw * (size_t)o->th > ENT_MAX_TOKENS)
+                o->tw > ARG_TOKEN_MAX_DIM || o->th > ARG_TOKEN_MAX_DIM ||
+                (size_t)o->tw * (size_t)o->th > ARG_TOKEN_MAX_COUNT)
                 goto bad;
             break;
         case 'q': o->quiet = 1; break;
@@ -183,8 +182,7 @@ typedef struct Stats {
     const Options *o;
     int tw, th, bits;
     size_t n;                   /* tokens per latent frame */
-    EntCtx enc, dec;
-    RcBuffer buf;
+    ArgTokenCoder *enc, *dec;
     uint32_t *prev;             /* previous latent frame of the GOP */
     uint32_t *dtok;             /* decoded tokens */
     int gop;                    /* latent frames per GOP */
@@ -216,8 +214,8 @@ static int stats_setup(Stats *s, int tw, int th, int bits)
     s->bits = bits;
     s->n = (size_t)tw * (size_t)th;
     int r;
-    if ((r = ent_ctx_init(&s->enc, bits, s->o->rate_max)) < 0 ||
-        (r = ent_ctx_init(&s->dec, bits, s->o->rate_max)) < 0)
+    if ((r = arg_token_coder_open(&s->enc, bits, tw, th, (int)s->o->rate_max)) < 0 ||
+        (r = arg_token_coder_open(&s->dec, bits, tw, th, (int)s->o->rate_max)) < 0)
         return fail(r, "cannot set up the entropy coder (%d bits): %s", bits, strerror(-r));
     s->prev = malloc(s->n * sizeof(uint32_t));
     s->dtok = malloc(s->n * sizeof(uint32_t));
@@ -235,18 +233,13 @@ static int code_frame(Stats *s, const uint32_t *tok, int tw, int th)
     if (tw != s->tw || th != s->th)
         return fail(-EPROTO, "token grid changed from %dx%d to %dx%d", s->tw, s->th, tw, th);
     const int key = s->gop_pos == 0;
-    if (key) {
-        ent_ctx_reset(&s->enc);
-        ent_ctx_reset(&s->dec);
-    }
-    const uint32_t *prev = key ? NULL : s->prev;
-    s->buf.size = 0;
-    int64_t bytes = ent_encode_frame_cost(&s->enc, tok, tw, th, prev, &s->buf,
-                                          s->o->per_bit ? s->bit_cost : NULL);
-    if (bytes < 0)
-        return fail((int)bytes, "latent frame %" PRId64 ": entropy coding failed: %s", s->frames,
-                    strerror((int)-bytes));
-    r = ent_decode_frame(&s->dec, s->buf.data, s->buf.size, tw, th, prev, s->dtok);
+    const uint8_t *data;
+    size_t size;
+    r = arg_token_coder_encode(s->enc, tok, key, &data, &size, s->o->per_bit ? s->bit_cost : NULL);
+    if (r < 0)
+        return fail(r, "latent frame %" PRId64 ": entropy coding failed: %s", s->frames, strerror(-r));
+    const uint64_t bytes = size;
+    r = arg_token_coder_decode(s->dec, data, size, key, s->dtok);
     if (r < 0)
         return fail(r, "latent frame %" PRId64 ": decoding the coded frame failed: %s", s->frames,
                     strerror(-r));
@@ -328,15 +321,16 @@ static int run_model(Stats *s, const Options *o)
         goto done;
     }
     const ArgModelInfo *mi = arg_model_info(model);
-    if (mi->lfq_bits < 1 || mi->lfq_bits > ENT_MAX_BITS) {
+    if (mi->lfq_bits < 1 || mi->lfq_bits > ARG_TOKEN_MAX_BITS) {
         ret = fail(-ENOTSUP, "model has %d bits per token (1..%d supported)", mi->lfq_bits,
-                   ENT_MAX_BITS);
+                   ARG_TOKEN_MAX_BITS);
         goto done;
     }
     s->bits = mi->lfq_bits;
     ArgSettings set;
     arg_default_settings(&set);
     set.n_threads = o->threads;
+    set.gop_latents = o->gop; /* the encoder starts a keyframe every GOP */
     if ((ret = arg_encoder_open(&enc, model, &set, info->width, info->height)) < 0) {
         fail(ret, "cannot open the encoder: %s", strerror(-ret));
         goto done;
@@ -351,7 +345,7 @@ static int run_model(Stats *s, const Options *o)
         ret = fail(-ENOMEM, "out of memory");
         goto done;
     }
-    ArgPicture pic = { rgb, info->width, info->height, info->width, (ptrdiff_t)plane };
+    ArgPicture pic = { rgb, info->width, info->height, info->width, (ptrdiff_t)plane, 0 };
     if (mi->clip_frames > 0) {
         /* Fixed clips: the model restarts every clip, so a GOP is a clip. */
         const int ft = mi->temporal_factor > 0 ? mi->temporal_factor : 1;
@@ -369,11 +363,6 @@ static int run_model(Stats *s, const Options *o)
         if (ret < 0) {
             fail(ret, "%s", y4m_reader_error(reader));
             goto done;
-        }
-        if (gop_latent >= s->gop) {
-            /* Keyframe: the model restarts from an empty cache. */
-            arg_encoder_reset(enc);
-            gop_latent = 0;
         }
         if ((ret = y4m_yuv_to_rgb(&img, &color, rgb, pic.stride, pic.plane_stride)) < 0) {
             fail(ret, "colour conversion failed");
@@ -596,9 +585,8 @@ int main(int argc, char **argv)
         ret = fail(-EIO, "cannot write %s", o.tokens_out);
     if (ret >= 0)
         report(&s, &o);
-    ent_ctx_free(&s.enc);
-    ent_ctx_free(&s.dec);
-    rc_buffer_free(&s.buf);
+    arg_token_coder_close(s.enc);
+    arg_token_coder_close(s.dec);
     free(s.prev);
     free(s.dtok);
     free(s.all);

@@ -6,24 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arg/arg.h"
+
 #define ARG_SEQ_MAGIC "ARGS"
 #define ARG_SEQ_VERSION 1
 #define ARG_SEQ_SIZE 80            /* fixed size of version 1 */
 #define ARG_CODER_RANGE_V1 1       /* rangecoder.h + entropy.h */
 
-typedef struct ArgSeqHeader {
-    uint64_t model_id;
-    char model_name[33];           /* up to 32 bytes [A-Za-z0-9._-], NUL-terminated */
-    int coded_width, coded_height; /* multiples of spatial_factor */
-    int width, height;             /* display (picture) size */
-    uint32_t fps_num, fps_den;
-    uint32_t frame_count;          /* pictures in the stream; 0 = unknown */
-    int temporal_factor, spatial_factor, lfq_bits;
-    int matrix, range, primaries, transfer; /* ISO/IEC 23091-4 values */
-    int chroma;                    /* of the source: 420, 422 or 444 */
-    int gop_latents;               /* latent frames per GOP (>= 1) */
-    int coder, rate_max;           /* entropy coder id and its parameter */
-} ArgSeqHeader;
+/* The public ArgSequenceHeader (arg.h) under its internal name. */
+typedef ArgSequenceHeader ArgSeqHeader;
 
 /* A model name: at most max characters of [A-Za-z0-9._-] (empty allowed). */
 int arg_name_valid(const char *s, size_t max);
