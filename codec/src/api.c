@@ -664,10 +664,11 @@ int arg_decoder_open_stream(ArgDecoder **out, const ArgModel *m, const ArgSettin
         if ((rc = arg_decoder_open(&d, m, s, h.width, h.height)) < 0)
             return say(err, errlen, rc, "cannot open the decoder for %dx%d: %s", h.width, h.height,
                        strerror(-rc));
-        if (d->wc != h.coded_width || d->hc != h.coded_height) {
+        int wc = d->wc, hc = d->hc;
+        if (wc != h.coded_width || hc != h.coded_height) {
             arg_decoder_close(d);
             return say(err, errlen, -EINVAL, "coded size %dx%d does not match the model's %dx%d",
-                       h.coded_width, h.coded_height, d->wc, d->hc);
+                       h.coded_width, h.coded_height, wc, hc);
         }
     } else {
         if (!(d = calloc(1, sizeof(*d))))
@@ -683,9 +684,10 @@ int arg_decoder_open_stream(ArgDecoder **out, const ArgModel *m, const ArgSettin
     d->hdr = h;
     if ((rc = arg_token_coder_open(&d->tc, h.lfq_bits, d->tw, d->th, h.rate_max)) < 0 ||
         !(d->tok = malloc((size_t)d->tw * d->th * sizeof(uint32_t)))) {
+        int tw = d->tw, th = d->th;
         arg_decoder_close(d);
         return say(err, errlen, rc < 0 ? rc : -ENOMEM, "cannot set up the token decoder for %dx%d tokens",
-                   d->tw, d->th);
+                   tw, th);
     }
     *out = d;
     return 0;
