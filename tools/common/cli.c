@@ -1204,34 +1204,38 @@ void cli_json_init(CliJson *j, FILE *f, int pretty)
     j->pretty = pretty;
 }
 
-static void newline(CliJson *j)
+/* Before a member or element of the current level: a separator, and a new
+ * line when the level is one of the first `pretty`. */
+static void separate(CliJson *j)
 {
-    if (!j->pretty)
-        return;
-    fputc('\n', j->f);
-    for (int i = 0; i < j->depth; i++)
-        fputs("  ", j->f);
+    int *count = &j->count[j->depth - 1];
+    if (*count > 0)
+        fputc(',', j->f);
+    if (j->depth <= j->pretty) {
+        fputc('\n', j->f);
+        for (int i = 0; i < j->depth; i++)
+            fputs("  ", j->f);
+    } else if (*count > 0) {
+        fputc(' ', j->f);
+    }
+    (*count)++;
 }
 
-/* Separator and indentation before a value (or a key). */
+/* Separator and indentation before a value. */
 static void before_value(CliJson *j)
 {
     if (j->after_key) {
         j->after_key = 0;
         return;
     }
-    if (j->depth == 0 && j->top++ > 0)
-        j->error = 1;
-    if (j->depth > 0 && j->type[j->depth - 1] == '{')
-        j->error = 1; /* a value without a key */
-    if (j->depth > 0) {
-        if (j->count[j->depth - 1] > 0)
-            fputc(',', j->f);
-        if (!j->pretty && j->count[j->depth - 1] > 0)
-            fputc(' ', j->f);
-        newline(j);
-        j->count[j->depth - 1]++;
+    if (j->depth == 0) {
+        if (j->top++ > 0)
+            j->error = 1; /* two documents */
+        return;
     }
+    if (j->type[j->depth - 1] == '{')
+        j->error = 1; /* a member without a key */
+    separate(j);
 }
 
 static void open_nest(CliJson *j, char c)
@@ -1252,10 +1256,13 @@ static void close_nest(CliJson *j, char c)
         j->error = 1;
         return;
     }
-    int had = j->count[j->depth - 1];
+    int had = j->count[j->depth - 1], inner = j->depth;
     j->depth--;
-    if (had)
-        newline(j);
+    if (had && inner <= j->pretty) {
+        fputc('\n', j->f);
+        for (int i = 0; i < j->depth; i++)
+            fputs("  ", j->f);
+    }
     fputc(c, j->f);
 }
 
@@ -1270,12 +1277,7 @@ void cli_json_key(CliJson *j, const char *key)
         j->error = 1;
         return;
     }
-    if (j->count[j->depth - 1] > 0)
-        fputc(',', j->f);
-    if (!j->pretty && j->count[j->depth - 1] > 0)
-        fputc(' ', j->f);
-    newline(j);
-    j->count[j->depth - 1]++;
+    separate(j);
     cli_json_escape(j->f, key);
     fputs(": ", j->f);
     j->after_key = 1;

@@ -298,11 +298,13 @@ double cli_now(void);
 /* A small streaming JSON writer: values are separated and nested
  * correctly; strings are escaped (quote, backslash, control characters;
  * bytes that are not UTF-8 become U+FFFD); NaN and infinities become null.
- * Pretty: one member per line, indented by two spaces a level. */
+ * pretty N: the members and elements of the first N levels go on lines of
+ * their own, indented by two spaces a level; deeper ones stay on one line
+ * (0: the whole document on one line). */
 #define CLI_JSON_DEPTH 16
 typedef struct CliJson {
     FILE *f;
-    int pretty;
+    int pretty;         /* levels laid out one member per line */
     int depth;
     int count[CLI_JSON_DEPTH]; /* values written at each level */
     char type[CLI_JSON_DEPTH]; /* '{' or '[' */

@@ -977,6 +977,11 @@ static void test_json(void)
     free(s);
     s = json_of(doc, 1, &fin);
     CHECK(fin == 0 && !strcmp(s, "{\n  \"name\": \"a\\\"b\",\n  \"n\": -3,\n  \"big\": 18446744073709551615,\n"
+                                 "  \"list\": [0.500, null, null, true, null],\n  \"empty\": {}\n}\n"),
+          "pretty 1: %s", s);
+    free(s);
+    s = json_of(doc, 2, &fin);
+    CHECK(fin == 0 && !strcmp(s, "{\n  \"name\": \"a\\\"b\",\n  \"n\": -3,\n  \"big\": 18446744073709551615,\n"
                                  "  \"list\": [\n    0.500,\n    null,\n    null,\n    true,\n    null\n  ],\n"
                                  "  \"empty\": {}\n}\n"),
           "pretty: %s", s);
