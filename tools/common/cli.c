@@ -33,6 +33,7 @@ static CliProgress *g_progress; /* the line on the terminal, if any */
 static const CliOpt *g_opts;    /* the table of the last cli_parse */
 static unsigned char g_seen[CLI_MAX_OPTS];
 static char g_seen_as[CLI_MAX_OPTS][48]; /* the spelling used */
+static const char *g_seen_val[CLI_MAX_OPTS]; /* the value given */
 
 static void signal_messages(void);
 
@@ -613,9 +614,14 @@ int cli_parse(const CliTool *t, int argc, char **argv)
                 }
                 v = argv[++i];
             }
+            if (g_seen[k] && o->kind != CLI_LIST) {
+                cli_error("%s is given twice ('%s', then '%s')", spelled, g_seen_val[k], v);
+                return -EINVAL;
+            }
             int rc = apply_value(o, spelled, v);
             if (rc < 0)
                 return rc;
+            g_seen_val[k] = v;
         }
         g_seen[k] = 1;
         snprintf(g_seen_as[k], sizeof(g_seen_as[k]), "%s", spelled);
@@ -1036,8 +1042,16 @@ int cli_signals_install(int graceful)
     sigemptyset(&sa.sa_mask);
     sigaddset(&sa.sa_mask, SIGINT);
     sigaddset(&sa.sa_mask, SIGTERM);
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-        return -errno;
+    static const int sigs[2] = { SIGINT, SIGTERM };
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old;
+        /* a signal ignored from the start (nohup, a background job of a
+         * non-interactive shell) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        if (sigaction(sigs[i], &sa, NULL) != 0)
+            return -errno;
+    }
     return 0;
 }
 
@@ -1062,14 +1076,12 @@ double cli_now(void)
 
 void cli_progress_start(CliProgress *p, int64_t total, int force)
 {
-    double (*clock)(void) = p->clock;
-    memset(p, 0, sizeof(*p));
-    p->clock = clock;
+    memset(p, 0, sizeof(*p)); /* p may be uninitialised */
     p->f = stderr;
     p->tty = isatty(STDERR_FILENO);
     p->enabled = !cli_quiet && (p->tty || force);
     p->total = total > 0 ? total : 0;
-    p->t0 = p->clock ? p->clock() : cli_now();
+    p->t0 = cli_now();
     p->t_last = -1e30;
     if (p->enabled)
         g_progress = p;

@@ -8,7 +8,9 @@
  * argument or after '=' ("--frames=10"). A value is always the next
  * argument, even when it starts with '-' ("-i -", "--frames -3" is then
  * refused as out of range, not taken as an option). Nothing is bundled or
- * abbreviated. Every tool also understands -h/--help and --version.
+ * abbreviated. An option with a value may be given once (a CLI_LIST up to
+ * its count); flags may repeat. Every tool also understands -h/--help and
+ * --version.
  *
  * Numbers are strict: no leading blanks, no trailing junk, no NaN or
  * infinity, no hexadecimal, and they must lie in the option's range; the
@@ -163,8 +165,9 @@ extern const CliChoice cli_backend_choices[];
 extern const CliChoice cli_gemm_choices[];
 int cli_parse_device(const char *arg, void *dest /* int * */);
 #define CLI_BACKEND_HELP \
-    "cpu | vulkan | auto (default auto: a Vulkan GPU if one is usable,\n" \
-    "else the CPU; vulkan also takes software devices such as lavapipe)"
+    "cpu | vulkan | auto (default auto: a Vulkan GPU if one\n" \
+    "is usable, else the CPU; vulkan also takes software\n" \
+    "devices such as lavapipe)"
 #define CLI_OPT_BACKEND(d_) \
     CLI_OPT_ENUM("--backend", (d_), cli_backend_choices, "B", CLI_BACKEND_HELP)
 #define CLI_OPT_DEVICE(d_) \
@@ -261,7 +264,8 @@ int cli_tmp_unregister(const char *path);
  * that the tool polls with cli_interrupted() to stop cleanly (finish the
  * GOP, close the file); the second removes every registered temporary file
  * and exits at once with 128 + signal (130, 143). Not graceful: the first
- * signal does that. 0 or -errno. */
+ * signal does that. A signal that was ignored when the tool started (nohup,
+ * a background job of a script) stays ignored. 0 or -errno. */
 int cli_signals_install(int graceful);
 /* The signal that asked the tool to stop, or 0. */
 int cli_interrupted(void);

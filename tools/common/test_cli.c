@@ -254,9 +254,6 @@ static void test_parse_kinds(void)
     /* --x= gives an empty value: refused for a file name */
     REFUSED("-o wants a non-empty FILE", "got ''", "-o", "");
     REFUSED("--input wants a non-empty FILE", "''", "--input=");
-    /* later wins for plain values */
-    rc = PARSE("-q", "0", "-q", "1");
-    CHECK(rc == 0 && g_o.q == 1, "repeated -q: last wins (%d)", g_o.q);
     rc = PARSE("--quiet");
     CHECK(rc == 0 && cli_quiet == 1, "--quiet sets cli_quiet");
     cli_quiet = 0;
@@ -323,6 +320,11 @@ static void test_parse_refusals(void)
     REFUSED("unexpected argument '-'", "", "-");
     REFUSED("-i is given more than 2 times", "'c'", "-i", "a", "-i", "b", "-i", "c");
     REFUSED("-n contradicts -y", "", "-y", "-n");
+    /* an option with a value is given once */
+    REFUSED("-q is given twice ('0', then '1')", "", "-q", "0", "-q", "1");
+    REFUSED("--frames is given twice ('3', then '4')", "", "-frames:v", "3", "--frames=4");
+    REFUSED("-o is given twice ('a', then 'b')", "", "-o", "a", "-o", "b");
+    CHECK(PARSE("-v", "-v", "--verbose") == 0 && g_o.flag == 1, "flags may repeat");
     REFUSED("-y contradicts --no-overwrite", "", "--no-overwrite", "-y");
     /* no abbreviations of long names, no bundling of short ones */
     REFUSED("unknown option '--gai'", "", "--gai", "1");
@@ -695,6 +697,9 @@ static void signal_child(int graceful, int sig1, int sig2, const char *a, const 
     write_text(a, "a");
     write_text(b, "b");
     write_text(c, "c");
+    /* the test may run where SIGINT is ignored (a background job) */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (cli_signals_install(graceful) < 0)
         _exit(11);
     if (cli_tmp_register(a) < 0 || cli_tmp_register(b) < 0 || cli_tmp_unregister(b) < 0)
@@ -765,6 +770,7 @@ static void test_signals(void)
     if (pid == 0) {
         int e = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(e, 2);
+        signal(SIGTERM, SIG_DFL);
         cli_signals_install(0);
         cli_tmp_register(a);
         raise(SIGTERM);
@@ -774,6 +780,22 @@ static void test_signals(void)
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 143, "immediate SIGTERM: status %d", WEXITSTATUS(st));
     CHECK(!exists(a), "immediate SIGTERM removed the temporary file");
+
+    /* a signal ignored from the start stays ignored */
+    pid = fork();
+    if (pid == 0) {
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_DFL);
+        cli_quiet = 1; /* no message */
+        cli_signals_install(1);
+        raise(SIGINT);
+        if (cli_interrupted())
+            _exit(4);
+        raise(SIGTERM);
+        _exit(cli_interrupted() == SIGTERM ? 0 : 5);
+    }
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "an ignored SIGINT: status %d", WEXITSTATUS(st));
 
     /* the registry itself */
     char p[CLI_TMP_PATH_MAX + 8];
