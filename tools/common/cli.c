@@ -1083,8 +1083,6 @@ void cli_progress_start(CliProgress *p, int64_t total, int force)
     p->total = total > 0 ? total : 0;
     p->t0 = cli_now();
     p->t_last = -1e30;
-    if (p->enabled)
-        g_progress = p;
 }
 
 void cli_progress_update(CliProgress *p, int64_t done, const char *extra_fmt, ...)

@@ -292,7 +292,8 @@ void cli_progress_start(CliProgress *p, int64_t total, int force);
 /* Redraw if 0.25 s passed since the last redraw; extra may be NULL. */
 void cli_progress_update(CliProgress *p, int64_t done, const char *extra_fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Clear the line. */
+/* Clear the line. Call it before p goes out of scope once it was updated
+ * (the messages clear a line shown on the terminal). */
 void cli_progress_end(CliProgress *p);
 /* Seconds on the monotonic clock. */
 double cli_now(void);
