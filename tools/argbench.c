@@ -3,6 +3,7 @@
  *   argbench -m MODEL [-s 640x360] [-n FRAMES] [--threads N] [--gemm MODE]
  *            [--backend cpu|vulkan|auto|both] [--device N] [--profile]
  *            [--peak-gflops G] [--list-devices] [--scan-threads] [--rss 100,1000]
+ *            [--quiet]
  *
  * Prints encode/decode frames per second (median over latent-frame chunks
  * and overall), MACs per pixel, achieved GMAC/s next to the sgemm rate of
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "arg/arg.h"
+#include "cli.h"
 #include "kernels.h"
 #ifdef ARG_HAVE_VULKAN
 #include "vk.h"
@@ -109,6 +111,10 @@ static int run(const ArgModel *m, int w, int h, int frames, int threads, int gem
         rc = -ENOMEM;
         goto out;
     }
+    CliProgress prog;
+    cli_progress_start(&prog, frames, 0);
+    if (quiet)
+        prog.enabled = 0;
     for (int f = 0; f <= frames && rc >= 0; f++) {
         double t0 = now();
         if (f < frames) {
@@ -154,11 +160,9 @@ static int run(const ArgModel *m, int w, int h, int frames, int threads, int gem
             }
             out_frames += got;
         }
-        if (!quiet && isatty(2) && f % 8 == 0)
-            fprintf(stderr, "\r  frame %d/%d", f, frames);
+        cli_progress_update(&prog, f < frames ? f + 1 : frames, NULL);
     }
-    if (!quiet && isatty(2))
-        fprintf(stderr, "\r                         \r");
+    cli_progress_end(&prog);
     if (rc < 0)
         goto out;
     /* median fps over the steady chunks (the first covers one picture) */
@@ -263,112 +267,116 @@ static long child_rss_kb(const ArgModel *m, int w, int h, int frames, int thread
     return ru.ru_maxrss;
 }
 
-static void usage(FILE *f)
+#define BACKEND_BOTH 100 /* --backend both: cpu, then vulkan */
+
+static const CliChoice bench_backend_choices[] = {
+    { "cpu", ARG_BACKEND_CPU }, { "vulkan", ARG_BACKEND_VULKAN }, { "auto", ARG_BACKEND_AUTO },
+    { "both", BACKEND_BOTH }, { NULL, 0 },
+};
+
+/* -s WxH */
+static int parse_size(const char *arg, void *dest)
 {
-    fprintf(f,
-            "usage: argbench -m MODEL.safetensors [options]\n"
-            "  -s WxH            picture size (default 640x360)\n"
-            "  -n N              frames (default 33)\n"
-            "  --threads N       worker threads (default: all cores)\n"
-            "  --gemm MODE       auto | builtin | blas | reference\n"
-            "  --backend B       cpu | vulkan | auto | both (cpu and vulkan side by side; default auto)\n"
-            "  --device N        Vulkan device N (see --list-devices)\n"
-            "  --profile         print the Vulkan backend's GPU time per op and per layer\n"
-            "  --peak-gflops G   the GPU's fp32 peak, to print the fraction reached\n"
-            "  --list-devices    list the Vulkan devices and exit\n"
-            "  --scan-threads    also run with 1 thread and print the speed-up\n"
-            "  --rss A,B         peak RSS of separate runs of A and B frames (e.g. 100,1000)\n");
+    int *wh = dest;
+    long long w, h;
+    const char *x = strchr(arg, 'x');
+    char buf[32];
+    if (!x || (size_t)(x - arg) >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, arg, (size_t)(x - arg));
+    buf[x - arg] = 0;
+    if (cli_parse_int64(buf, 1, 16384, &w) < 0 || cli_parse_int64(x + 1, 1, 16384, &h) < 0)
+        return -EINVAL;
+    wh[0] = (int)w;
+    wh[1] = (int)h;
+    return 0;
 }
+
+/* --rss A,B */
+static int parse_pair(const char *arg, void *dest)
+{
+    int *ab = dest;
+    long long a, b;
+    const char *comma = strchr(arg, ',');
+    char buf[32];
+    if (!comma || (size_t)(comma - arg) >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, arg, (size_t)(comma - arg));
+    buf[comma - arg] = 0;
+    if (cli_parse_int64(buf, 1, 1000000, &a) < 0 || cli_parse_int64(comma + 1, 1, 1000000, &b) < 0)
+        return -EINVAL;
+    ab[0] = (int)a;
+    ab[1] = (int)b;
+    return 0;
+}
+
+static struct {
+    const char *model;
+    int size[2], frames, threads, gemm, backend, device, profile, list, scan, rss[2];
+    double peak;
+} opt = { NULL, { 640, 360 }, 33, 0, ARG_GEMM_AUTO, ARG_BACKEND_AUTO, 0, 0, 0, 0, { 0, 0 }, 0 };
+
+static const CliOpt opts[] = {
+    { .names = "-m --model", .kind = CLI_STRING, .dest = &opt.model, .metavar = "MODEL",
+      .help = "model weights (.safetensors)" },
+    CLI_OPT_CUSTOM("-s --size", opt.size, parse_size, "WxH, each 1..16384 (such as 640x360)", "WxH",
+                   "picture size (default 640x360)"),
+    CLI_OPT_INT("-n --frames -frames:v", &opt.frames, 1, 1000000, "N", "frames (default 33)"),
+    CLI_OPT_INT("--threads", &opt.threads, 0, 1024, "N", "worker threads (default 0: all cores)"),
+    CLI_OPT_GEMM("--gemm", &opt.gemm),
+    CLI_OPT_ENUM("--backend", &opt.backend, bench_backend_choices, "B",
+                 "cpu | vulkan | auto | both (cpu and vulkan side by side;\ndefault auto)"),
+    CLI_OPT_DEVICE(&opt.device),
+    CLI_OPT_FLAG("--profile", &opt.profile, "print the Vulkan backend's GPU time per op and per layer"),
+    CLI_OPT_DOUBLE("--peak-gflops", &opt.peak, 0, 1e9, "G", "the GPU's fp32 peak, to print the fraction reached"),
+    CLI_OPT_FLAG("--list-devices", &opt.list, "list the Vulkan devices and exit"),
+    CLI_OPT_FLAG("--scan-threads", &opt.scan, "also run with 1 thread and print the speed-up"),
+    CLI_OPT_CUSTOM("--rss", opt.rss, parse_pair, "A,B: two frame counts 1..1000000 (such as 100,1000)", "A,B",
+                   "peak RSS of separate runs of A and B frames (e.g. 100,1000)"),
+    CLI_OPT_FLAG("--quiet", &cli_quiet, "no progress line"),
+    CLI_OPT_END,
+};
+
+static const CliTool tool = {
+    .name = "argbench",
+    .synopsis = "-m MODEL.safetensors [options]",
+    .about = "Speed, arithmetic rate and memory of a model on synthetic video.",
+    .opts = opts,
+};
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL, *rss = NULL;
-    int w = 640, h = 360, frames = 33, threads = 0, gemm = ARG_GEMM_AUTO, scan = 0, both = 0;
-    double peak = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "-m") && v) {
-            model_path = v;
-            i++;
-        } else if (!strcmp(a, "-s") && v) {
-            if (sscanf(v, "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 16384 || h > 16384) {
-                fprintf(stderr, "argbench: bad size '%s' (want WxH)\n", v);
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "-n") && v) {
-            frames = atoi(v);
-            i++;
-        } else if (!strcmp(a, "--threads") && v) {
-            threads = atoi(v);
-            i++;
-        } else if (!strcmp(a, "--gemm") && v) {
-            gemm = !strcmp(v, "auto") ? ARG_GEMM_AUTO : !strcmp(v, "builtin") ? ARG_GEMM_BUILTIN
-                 : !strcmp(v, "blas") ? ARG_GEMM_BLAS : !strcmp(v, "reference") ? ARG_GEMM_REFERENCE : -1;
-            if (gemm < 0) {
-                fprintf(stderr, "argbench: unknown --gemm '%s'\n", v);
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--backend") && v) {
-            both = !strcmp(v, "both");
-            g_backend = both ? ARG_BACKEND_CPU : !strcmp(v, "cpu") ? ARG_BACKEND_CPU
-                      : !strcmp(v, "vulkan") ? ARG_BACKEND_VULKAN : !strcmp(v, "auto") ? ARG_BACKEND_AUTO : -1;
-            if (g_backend < 0) {
-                fprintf(stderr, "argbench: unknown --backend '%s' (cpu, vulkan, auto or both)\n", v);
-                return 2;
-            }
-            i++;
-        } else if (!strcmp(a, "--device") && v) {
-            char *end;
-            long d = strtol(v, &end, 10);
-            if (!*v || *end || d < 0 || d > 255) {
-                fprintf(stderr, "argbench: bad --device '%s'\n", v);
-                return 2;
-            }
-            g_device = (int)d + 1;
-            i++;
-        } else if (!strcmp(a, "--profile")) {
-            setenv("ARG_VK_PROFILE", "1", 1);
-        } else if (!strcmp(a, "--peak-gflops") && v) {
-            peak = atof(v);
-            i++;
-        } else if (!strcmp(a, "--list-devices")) {
+    cli_parse_or_exit(&tool, argc, argv);
+    if (opt.list) {
 #ifdef ARG_HAVE_VULKAN
-            char list[4096];
-            int n = vk_list_devices(list, sizeof(list));
-            if (n <= 0)
-                printf("no Vulkan device\n");
-            else
-                fputs(list, stdout);
+        char list[4096];
+        int n = vk_list_devices(list, sizeof(list));
+        if (n <= 0)
+            printf("no Vulkan device\n");
+        else
+            fputs(list, stdout);
 #else
-            printf("this build has no Vulkan backend\n");
+        printf("this build has no Vulkan backend\n");
 #endif
-            return 0;
-        } else if (!strcmp(a, "--scan-threads")) {
-            scan = 1;
-        } else if (!strcmp(a, "--rss") && v) {
-            rss = v;
-            i++;
-        } else {
-            fprintf(stderr, "argbench: unknown or incomplete option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
     }
-    if (!model_path || frames < 1 || threads < 0) {
-        usage(stderr);
-        return 2;
+    if (!opt.model) {
+        cli_error("-m MODEL is required (try --help)");
+        return CLI_EXIT_USAGE;
     }
+    if (opt.profile)
+        setenv("ARG_VK_PROFILE", "1", 1);
+    const char *model_path = opt.model;
+    const int w = opt.size[0], h = opt.size[1], frames = opt.frames, threads = opt.threads, gemm = opt.gemm;
+    const int both = opt.backend == BACKEND_BOTH, scan = opt.scan;
+    const double peak = opt.peak;
+    g_backend = both ? ARG_BACKEND_CPU : opt.backend;
+    g_device = opt.device;
     char err[512];
     ArgModel *m;
     if (arg_model_load(&m, model_path, err, sizeof(err)) < 0) {
-        fprintf(stderr, "argbench: %s\n", err);
-        return 1;
+        cli_error("%s", err);
+        return CLI_EXIT_FAIL;
     }
     const ArgModelInfo *info = arg_model_info(m);
     int nthreads = threads ? threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -394,7 +402,7 @@ int main(int argc, char **argv)
             g_backend = b == 0 ? ARG_BACKEND_CPU : ARG_BACKEND_VULKAN;
         rc = run(m, w, h, frames, threads, gemm, &res[b], 0);
         if (rc < 0) {
-            fprintf(stderr, "argbench: run failed: %s\n", strerror(-rc));
+            cli_error("run failed: %s", strerror(-rc));
             arg_model_free(m);
             return 1;
         }
@@ -425,11 +433,9 @@ int main(int argc, char **argv)
                    r.enc_med_fps / r1.enc_med_fps, r.dec_med_fps / r1.dec_med_fps);
         }
     }
-    if (rss) {
-        int a = 0, b = 0;
-        if (sscanf(rss, "%d,%d", &a, &b) != 2 || a < 1 || b < 1) {
-            fprintf(stderr, "argbench: bad --rss '%s' (want A,B)\n", rss);
-        } else {
+    if (opt.rss[0]) {
+        const int a = opt.rss[0], b = opt.rss[1];
+        {
             double fa, fb;
             long ra = child_rss_kb(m, w, h, a, threads, gemm, &fa);
             long rb = child_rss_kb(m, w, h, b, threads, gemm, &fb);

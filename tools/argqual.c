@@ -1,119 +1,72 @@
 /* argqual: objective quality of a decoded Y4M clip against its reference.
  *
  *   argqual -r REF.y4m -d DIST.y4m [--frames N] [--format text|json|csv]
- *           [--per-frame] [--psnr-only] [-o FILE]
+ *           [--per-frame] [--psnr-only] [-o FILE [-y|-n]]
  *
  * Per plane: PSNR (from the MSE over all pictures), SSIM (Gaussian 11x11,
  * sigma 1.5; mean over pictures), FFmpeg-compatible SSIM (8x8 blocks); and
  * PSNR-YUV = (6 PSNR_Y + PSNR_U + PSNR_V) / 8 and MS-SSIM of Y (mean over
  * pictures). The definitions are in tools/common/metrics.h. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
 
+#include "cli.h"
 #include "metrics.h"
 #include "y4m.h"
 
 enum { FMT_TEXT, FMT_JSON, FMT_CSV };
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: argqual -r REF.y4m -d DIST.y4m [options]\n"
-            "  -r, --ref FILE    reference Y4M ('-' for stdin)\n"
-            "  -d, --dist FILE   distorted (decoded) Y4M, same size and chroma subsampling\n"
-            "  --frames N        compare only the first N pictures (both must have them);\n"
-            "                    without it both clips must have the same number of pictures\n"
-            "  --format F        text (default), json or csv\n"
-            "  --per-frame       also give every picture's values\n"
-            "  --psnr-only       skip SSIM and MS-SSIM (faster)\n"
-            "  -o FILE           write the result to FILE (atomically) instead of stdout\n"
-            "Metrics (8-bit planes; see tools/common/metrics.h):\n"
-            "  psnr_y/u/v   10 log10(255^2 / MSE), MSE over all pictures of the plane (cap 100 dB)\n"
-            "  psnr_yuv     (6 psnr_y + psnr_u + psnr_v) / 8     psnr_all: MSE of all samples\n"
-            "  ssim_y/u/v   SSIM, Gaussian window 11x11 sigma 1.5, C1=(0.01*255)^2, C2=(0.03*255)^2,\n"
-            "               valid positions, mean per picture, then mean over pictures\n"
-            "  msssim_y     MS-SSIM, 5 scales, weights 0.0448 0.2856 0.3001 0.2363 0.1333, 2x2 average\n"
-            "  ssimff_y/u/v SSIM as ffmpeg's ssim filter defines it (8x8 blocks on a 4x4 grid)\n");
-}
+static const CliChoice format_choices[] = {
+    { "text", FMT_TEXT }, { "json", FMT_JSON }, { "csv", FMT_CSV }, { NULL, 0 },
+};
+
+static struct {
+    const char *ref, *dist, *out;
+    int fmt, per_frame, psnr_only;
+    int64_t max_frames;   /* -1: all */
+} opt = { NULL, NULL, NULL, FMT_TEXT, 0, 0, -1 };
+
+static const CliOpt opts[] = {
+    { .names = "-r --ref", .kind = CLI_STRING, .dest = &opt.ref, .metavar = "FILE",
+      .help = "reference Y4M ('-' for stdin)", .flags = CLI_REQUIRED },
+    { .names = "-d --dist", .kind = CLI_STRING, .dest = &opt.dist, .metavar = "FILE",
+      .help = "distorted (decoded) Y4M, same size and chroma subsampling", .flags = CLI_REQUIRED },
+    CLI_OPT_INT64("--frames -frames:v", &opt.max_frames, 1, 100000000, "N",
+                  "compare only the first N pictures (both must have them);\n"
+                  "without it both clips must have the same number of pictures"),
+    CLI_OPT_ENUM("--format", &opt.fmt, format_choices, "F", "text (default), json or csv"),
+    CLI_OPT_FLAG("--per-frame", &opt.per_frame, "also give every picture's values"),
+    CLI_OPT_FLAG("--psnr-only", &opt.psnr_only, "skip SSIM and MS-SSIM (faster)"),
+    CLI_OPT_STRING("-o --output", &opt.out, "FILE",
+                   "write the result to FILE (atomically) instead of stdout"),
+    CLI_OPT_OVERWRITE_YES,
+    CLI_OPT_OVERWRITE_NO,
+    CLI_OPT_END,
+};
+
+static const CliTool tool = {
+    .name = "argqual",
+    .synopsis = "-r REF.y4m -d DIST.y4m [options]",
+    .opts = opts,
+    .epilog =
+        "Metrics (8-bit planes; see tools/common/metrics.h):\n"
+        "  psnr_y/u/v   10 log10(255^2 / MSE), MSE over all pictures of the plane (cap 100 dB)\n"
+        "  psnr_yuv     (6 psnr_y + psnr_u + psnr_v) / 8     psnr_all: MSE of all samples\n"
+        "  ssim_y/u/v   SSIM, Gaussian window 11x11 sigma 1.5, C1=(0.01*255)^2, C2=(0.03*255)^2,\n"
+        "               valid positions, mean per picture, then mean over pictures\n"
+        "  msssim_y     MS-SSIM, 5 scales, weights 0.0448 0.2856 0.3001 0.2363 0.1333, 2x2 average\n"
+        "  ssimff_y/u/v SSIM as ffmpeg's ssim filter defines it (8x8 blocks on a 4x4 grid)\n",
+};
 
 /* Values of one picture (or of the whole clip). NAN marks "not defined". */
 typedef struct Quality {
     double psnr[3], psnr_yuv, psnr_all;
     double ssim[3], ssimff[3], msssim;
 } Quality;
-
-typedef struct Output {
-    FILE *f;
-    char tmp[4200];
-    const char *path;
-} Output;
-
-static int output_open(Output *o, const char *path)
-{
-    memset(o, 0, sizeof(*o));
-    if (!path || !strcmp(path, "-")) {
-        o->f = stdout;
-        return 0;
-    }
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        /* A device or FIFO: write to it directly, never replace it. */
-        o->f = fopen(path, "w");
-        return o->f ? 0 : -errno;
-    }
-    if (strlen(path) > 4000)
-        return -ENAMETOOLONG;
-    snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0)
-        return -errno;
-    fchmod(fd, 0644);
-    o->f = fdopen(fd, "w");
-    if (!o->f) {
-        int e = -errno;
-        close(fd);
-        unlink(o->tmp);
-        return e;
-    }
-    o->path = path;
-    return 0;
-}
-
-static int output_close(Output *o, int ok)
-{
-    if (o->f == stdout)
-        return fflush(stdout) == 0 && ok ? 0 : -EIO;
-    int rc = fclose(o->f) == 0 && ok ? 0 : -EIO;
-    if (o->path) {
-        if (rc == 0 && rename(o->tmp, o->path) != 0)
-            rc = -errno;
-        if (rc != 0)
-            unlink(o->tmp);
-    }
-    return rc;
-}
-
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
 
 /* A number, or null / an empty CSV field / "n/a" when not defined. */
 static void num(FILE *f, int fmt, const char *spec, double v)
@@ -124,31 +77,28 @@ static void num(FILE *f, int fmt, const char *spec, double v)
         fprintf(f, spec, v);
 }
 
-static const char *const plane_names[3] = { "y", "u", "v" };
-
-static void json_quality(FILE *f, const Quality *q, int psnr_only)
+static void json_num(CliJson *j, const char *key, double v, const char *spec)
 {
-    for (int p = 0; p < 3; p++) {
-        fprintf(f, "\"psnr_%s\": ", plane_names[p]);
-        num(f, FMT_JSON, "%.6f", q->psnr[p]);
-        fputs(", ", f);
-    }
-    fputs("\"psnr_yuv\": ", f);
-    num(f, FMT_JSON, "%.6f", q->psnr_yuv);
-    fputs(", \"psnr_all\": ", f);
-    num(f, FMT_JSON, "%.6f", q->psnr_all);
+    cli_json_key(j, key);
+    cli_json_double(j, v, spec);
+}
+
+static void json_quality(CliJson *j, const Quality *q, int psnr_only)
+{
+    static const char *const psnr_keys[3] = { "psnr_y", "psnr_u", "psnr_v" };
+    static const char *const ssim_keys[3] = { "ssim_y", "ssim_u", "ssim_v" };
+    static const char *const ssimff_keys[3] = { "ssimff_y", "ssimff_u", "ssimff_v" };
+    for (int p = 0; p < 3; p++)
+        json_num(j, psnr_keys[p], q->psnr[p], "%.6f");
+    json_num(j, "psnr_yuv", q->psnr_yuv, "%.6f");
+    json_num(j, "psnr_all", q->psnr_all, "%.6f");
     if (psnr_only)
         return;
-    for (int p = 0; p < 3; p++) {
-        fprintf(f, ", \"ssim_%s\": ", plane_names[p]);
-        num(f, FMT_JSON, "%.8f", q->ssim[p]);
-    }
-    fputs(", \"msssim_y\": ", f);
-    num(f, FMT_JSON, "%.8f", q->msssim);
-    for (int p = 0; p < 3; p++) {
-        fprintf(f, ", \"ssimff_%s\": ", plane_names[p]);
-        num(f, FMT_JSON, "%.8f", q->ssimff[p]);
-    }
+    for (int p = 0; p < 3; p++)
+        json_num(j, ssim_keys[p], q->ssim[p], "%.8f");
+    json_num(j, "msssim_y", q->msssim, "%.8f");
+    for (int p = 0; p < 3; p++)
+        json_num(j, ssimff_keys[p], q->ssimff[p], "%.8f");
 }
 
 static void csv_header(FILE *f, int psnr_only)
@@ -219,70 +169,20 @@ static void text_quality(FILE *f, const Quality *q, int psnr_only)
     fputs("  (ffmpeg's ssim filter: 8x8 blocks, 4x4 grid)\n", f);
 }
 
-static int parse_count(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > 100000000)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    const char *ref_path = NULL, *dist_path = NULL, *out_path = NULL;
-    int fmt = FMT_TEXT, per_frame = 0, psnr_only = 0;
-    long max_frames = -1;
-    static const struct option lo[] = {
-        { "ref", required_argument, 0, 'r' },       { "dist", required_argument, 0, 'd' },
-        { "frames", required_argument, 0, 'F' },    { "format", required_argument, 0, 'f' },
-        { "per-frame", no_argument, 0, 'p' },       { "psnr-only", no_argument, 0, 'P' },
-        { "help", no_argument, 0, 'h' },            { 0, 0, 0, 0 },
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "r:d:o:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'r': ref_path = optarg; break;
-        case 'd': dist_path = optarg; break;
-        case 'o': out_path = optarg; break;
-        case 'F':
-            if (parse_count(optarg, &max_frames) < 0) {
-                fprintf(stderr, "argqual: --frames needs a positive count, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'f':
-            if (!strcmp(optarg, "text"))
-                fmt = FMT_TEXT;
-            else if (!strcmp(optarg, "json"))
-                fmt = FMT_JSON;
-            else if (!strcmp(optarg, "csv"))
-                fmt = FMT_CSV;
-            else {
-                fprintf(stderr, "argqual: unknown format '%s' (text, json or csv)\n", optarg);
-                return 2;
-            }
-            break;
-        case 'p': per_frame = 1; break;
-        case 'P': psnr_only = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind != argc || !ref_path || !dist_path) {
-        if (optind != argc)
-            fprintf(stderr, "argqual: unexpected argument '%s'\n", argv[optind]);
-        else
-            fprintf(stderr, "argqual: need both -r REF.y4m and -d DIST.y4m\n");
-        usage(stderr);
-        return 2;
-    }
+    cli_parse_or_exit(&tool, argc, argv);
+    const char *ref_path = opt.ref, *dist_path = opt.dist, *out_path = opt.out;
+    const int fmt = opt.fmt, per_frame = opt.per_frame, psnr_only = opt.psnr_only;
+    const long max_frames = (long)opt.max_frames;
     if (!strcmp(ref_path, "-") && !strcmp(dist_path, "-")) {
-        fprintf(stderr, "argqual: only one input can be standard input\n");
-        return 2;
+        cli_error("only one input can be standard input");
+        return CLI_EXIT_USAGE;
     }
+    /* refuse an existing output before the work */
+    if (out_path && cli_check_overwrite(out_path) < 0)
+        return CLI_EXIT_FAIL;
+    cli_signals_install(0);
 
     char err[512];
     Y4mReader *rr = NULL, *rd = NULL;
@@ -291,33 +191,33 @@ int main(int argc, char **argv)
     size_t frames_cap = 0;
     int ret = 1, rc;
     if ((rc = y4m_reader_open(&rr, ref_path, err, sizeof(err))) < 0) {
-        fprintf(stderr, "argqual: %s: %s\n", ref_path, err);
+        cli_error("%s: %s", ref_path, err);
         return 1;
     }
     if ((rc = y4m_reader_open(&rd, dist_path, err, sizeof(err))) < 0) {
-        fprintf(stderr, "argqual: %s: %s\n", dist_path, err);
+        cli_error("%s: %s", dist_path, err);
         y4m_reader_close(rr);
         return 1;
     }
     const Y4mInfo *a = y4m_reader_info(rr), *b = y4m_reader_info(rd);
     if (a->width != b->width || a->height != b->height) {
-        fprintf(stderr, "argqual: sizes differ: %s is %dx%d, %s is %dx%d\n", ref_path, a->width, a->height,
+        cli_error("sizes differ: %s is %dx%d, %s is %dx%d", ref_path, a->width, a->height,
                 dist_path, b->width, b->height);
         goto done;
     }
     int ax, ay, bx, by;
     if (y4m_chroma_shifts(a->chroma, &ax, &ay) < 0 || y4m_chroma_shifts(b->chroma, &bx, &by) < 0 || ax != bx ||
         ay != by) {
-        fprintf(stderr, "argqual: chroma layouts differ: %s is %s, %s is %s\n", ref_path,
+        cli_error("chroma layouts differ: %s is %s, %s is %s", ref_path,
                 y4m_chroma_name(a->chroma), dist_path, y4m_chroma_name(b->chroma));
         goto done;
     }
     if (a->chroma != b->chroma)
-        fprintf(stderr, "argqual: note: chroma siting differs (%s is %s, %s is %s); the planes are compared "
-                "sample by sample\n", ref_path, y4m_chroma_name(a->chroma), dist_path, y4m_chroma_name(b->chroma));
+        cli_info("note: chroma siting differs (%s is %s, %s is %s); the planes are compared "
+                "sample by sample", ref_path, y4m_chroma_name(a->chroma), dist_path, y4m_chroma_name(b->chroma));
     if (y4m_image_alloc(&ri, a->width, a->height, a->chroma) < 0 ||
         y4m_image_alloc(&di, b->width, b->height, b->chroma) < 0) {
-        fprintf(stderr, "argqual: out of memory\n");
+        cli_error("out of memory");
         goto done;
     }
 
@@ -334,12 +234,12 @@ int main(int argc, char **argv)
             break;
         int ga = y4m_reader_read(rr, &ri);
         if (ga < 0) {
-            fprintf(stderr, "argqual: %s: picture %ld: %s\n", ref_path, n, y4m_reader_error(rr));
+            cli_error("%s: picture %ld: %s", ref_path, n, y4m_reader_error(rr));
             goto done;
         }
         int gb = y4m_reader_read(rd, &di);
         if (gb < 0) {
-            fprintf(stderr, "argqual: %s: picture %ld: %s\n", dist_path, n, y4m_reader_error(rd));
+            cli_error("%s: picture %ld: %s", dist_path, n, y4m_reader_error(rd));
             goto done;
         }
         if (ga == 0 && gb == 0 && max_frames < 0)
@@ -347,11 +247,11 @@ int main(int argc, char **argv)
         if (ga == 0 || gb == 0) {
             const char *shorter = ga == 0 ? ref_path : dist_path;
             if (max_frames >= 0)
-                fprintf(stderr, "argqual: %s has only %ld pictures, fewer than --frames %ld\n", shorter, n,
+                cli_error("%s has only %ld pictures, fewer than --frames %ld", shorter, n,
                         max_frames);
             else
-                fprintf(stderr, "argqual: %s ends after %ld pictures but the other clip goes on "
-                        "(compare a common prefix with --frames N)\n", shorter, n);
+                cli_error("%s ends after %ld pictures but the other clip goes on "
+                        "(compare a common prefix with --frames N)", shorter, n);
             goto done;
         }
         Quality q;
@@ -394,7 +294,7 @@ int main(int argc, char **argv)
                 size_t cap = frames_cap ? 2 * frames_cap : 64;
                 Quality *nq = realloc(frames_q, cap * sizeof(*nq));
                 if (!nq) {
-                    fprintf(stderr, "argqual: out of memory\n");
+                    cli_error("out of memory");
                     goto done;
                 }
                 frames_q = nq;
@@ -405,7 +305,7 @@ int main(int argc, char **argv)
         n++;
     }
     if (n == 0) {
-        fprintf(stderr, "argqual: no picture to compare\n");
+        cli_error("no picture to compare");
         goto done;
     }
 
@@ -419,30 +319,41 @@ int main(int argc, char **argv)
     all.psnr_all = psnr_acc_all(&acc);
     all.msssim = psnr_only || !have_msssim ? NAN : sum_msssim / (double)n;
 
-    Output o;
-    if ((rc = output_open(&o, out_path)) < 0) {
-        fprintf(stderr, "argqual: cannot write %s: %s\n", out_path, strerror(-rc));
+    CliOut o;
+    if (cli_out_open(&o, out_path ? out_path : "-") < 0)
         goto done;
-    }
     FILE *f = o.f;
     if (fmt == FMT_JSON) {
-        fputs("{\"ref\": ", f);
-        json_string(f, ref_path);
-        fputs(", \"dist\": ", f);
-        json_string(f, dist_path);
-        fprintf(f, ", \"width\": %d, \"height\": %d, \"chroma\": \"%s\", \"frames\": %ld,\n ", a->width, a->height,
-                y4m_chroma_name(a->chroma), n);
-        json_quality(f, &all, psnr_only);
+        CliJson j;
+        cli_json_init(&j, f, per_frame ? 2 : 1); /* a member or picture a line */
+        cli_json_object_begin(&j);
+        cli_json_key(&j, "ref");
+        cli_json_string(&j, ref_path);
+        cli_json_key(&j, "dist");
+        cli_json_string(&j, dist_path);
+        cli_json_key(&j, "width");
+        cli_json_int(&j, a->width);
+        cli_json_key(&j, "height");
+        cli_json_int(&j, a->height);
+        cli_json_key(&j, "chroma");
+        cli_json_string(&j, y4m_chroma_name(a->chroma));
+        cli_json_key(&j, "frames");
+        cli_json_int(&j, n);
+        json_quality(&j, &all, psnr_only);
         if (per_frame) {
-            fputs(",\n \"per_frame\": [", f);
+            cli_json_key(&j, "per_frame");
+            cli_json_array_begin(&j);
             for (long i = 0; i < n; i++) {
-                fprintf(f, "%s\n  {\"frame\": %ld, ", i ? "," : "", i);
-                json_quality(f, &frames_q[i], psnr_only);
-                fputc('}', f);
+                cli_json_object_begin(&j);
+                cli_json_key(&j, "frame");
+                cli_json_int(&j, i);
+                json_quality(&j, &frames_q[i], psnr_only);
+                cli_json_object_end(&j);
             }
-            fputs("]", f);
+            cli_json_array_end(&j);
         }
-        fputs("}\n", f);
+        cli_json_object_end(&j);
+        cli_json_finish(&j);
     } else if (fmt == FMT_CSV) {
         csv_header(f, psnr_only);
         if (per_frame) {
@@ -465,15 +376,12 @@ int main(int argc, char **argv)
         }
         text_quality(f, &all, psnr_only);
     }
-    int werr = ferror(f);
-    if ((rc = output_close(&o, !werr)) < 0) {
-        fprintf(stderr, "argqual: cannot write %s: %s\n", out_path ? out_path : "standard output", strerror(-rc));
+    if (cli_out_commit(&o) < 0)
         goto done;
-    }
     ret = 0;
     goto done;
 fail_rc:
-    fprintf(stderr, "argqual: %s\n", rc == -ENOMEM ? "out of memory" : "cannot compute SSIM on these planes");
+    cli_error("%s", rc == -ENOMEM ? "out of memory" : "cannot compute SSIM on these planes");
 done:
     free(frames_q);
     y4m_image_free(&ri);

@@ -8,11 +8,10 @@
  * reconstruction (Y4M) and the tokens (raw little-endian uint32).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* getopt_long, clock_gettime */
+#define _GNU_SOURCE /* clock_gettime */
 #endif
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -25,11 +24,9 @@
 
 #include <arg/arg.h>
 
-#include "backendopt.h"
+#include "cli.h"
 #include "metrics.h"
 #include "y4m.h"
-
-#define EXIT_USAGE 2
 
 /* ---------------------------------------------------------------- options */
 
@@ -38,6 +35,7 @@ typedef struct Options {
     const char *model;
     const char *output;
     const char *tokens_out;
+    const char *stats;
     int64_t max_frames;     /* 0: all */
     int threads;            /* 0: one per core */
     int gemm;               /* enum ArgGemm */
@@ -49,160 +47,90 @@ typedef struct Options {
     int quiet;
 } Options;
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-        "usage: argtok -i INPUT.y4m -m MODEL.safetensors [options]\n"
-        "\n"
-        "Encode a Y4M clip into ARG tokens, decode them again, and report the raw\n"
-        "token rate, encode/decode speed and PSNR of the reconstruction.\n"
-        "\n"
-        "  -i, --input FILE        input Y4M, 8-bit 4:2:0, 4:2:2 or 4:4:4 (\"-\" = stdin)\n"
-        "  -m, --model FILE        model weights (.safetensors)\n"
-        "  -o, --output FILE       write the reconstruction as Y4M (\"-\" = stdout);\n"
-        "                          4:2:0 input gives 420jpeg output (box-averaged chroma)\n"
-        "  -f, --frames N          process at most N pictures (default: all)\n"
-        "  -t, --threads N         worker threads (default 0: one per online core)\n"
-        "  -g, --gemm KIND         auto (default), builtin, blas or reference\n"
-        "      --backend B         cpu, vulkan or auto (default: a Vulkan GPU if one is\n"
-        "                          usable, else the CPU)\n"
-        "      --device N          Vulkan device N (default: ARG_DEVICE or the best)\n"
-        "      --tokens-out FILE   write the tokens: for each latent frame, tokens_h x\n"
-        "                          tokens_w little-endian uint32 values, row-major\n"
-        "      --matrix M          YUV matrix: bt601 (default) or bt709\n"
-        "      --range R           auto (default: the input's XCOLORRANGE, else\n"
-        "                          limited), limited or full\n"
-        "      --upsample U        chroma upsampling: bilinear (default) or nearest\n"
-        "  -q, --quiet             no progress line and no notes (results still printed)\n"
-        "  -h, --help              this help\n"
-        "\n"
+static Options g_opt = {
+    .gemm = ARG_GEMM_AUTO,
+    .backend = ARG_BACKEND_AUTO,
+    .matrix = Y4M_MATRIX_BT601,
+    .range = -1,
+    .upsample = Y4M_UPSAMPLE_BILINEAR,
+};
+
+static const CliChoice matrix_choices[] = {
+    { "bt601", Y4M_MATRIX_BT601 }, { "bt709", Y4M_MATRIX_BT709 }, { NULL, 0 },
+};
+static const CliChoice range_choices[] = {
+    { "auto", -1 }, { "limited", 0 }, { "full", 1 }, { NULL, 0 },
+};
+static const CliChoice upsample_choices[] = {
+    { "bilinear", Y4M_UPSAMPLE_BILINEAR }, { "nearest", Y4M_UPSAMPLE_NEAREST }, { NULL, 0 },
+};
+
+static const CliOpt opts[] = {
+    { .names = "-i --input", .kind = CLI_STRING, .dest = &g_opt.input, .metavar = "FILE", .flags = CLI_REQUIRED,
+      .help = "input Y4M, 8-bit 4:2:0, 4:2:2 or 4:4:4 (\"-\" = stdin)" },
+    { .names = "-m --model", .kind = CLI_STRING, .dest = &g_opt.model, .metavar = "FILE", .flags = CLI_REQUIRED,
+      .help = "model weights (.safetensors)" },
+    CLI_OPT_STRING("-o --output", &g_opt.output, "FILE",
+                   "write the reconstruction as Y4M (\"-\" = stdout, the report\n"
+                   "then goes to stderr); 4:2:0 input gives 420jpeg output\n"
+                   "(box-averaged chroma)"),
+    CLI_OPT_INT64("-f --frames -frames:v", &g_opt.max_frames, 1, INT64_MAX, "N",
+                  "process at most N pictures (default: all)"),
+    CLI_OPT_INT("-t --threads", &g_opt.threads, 0, 1024, "N",
+                "worker threads (default 0: one per online core)"),
+    CLI_OPT_GEMM("-g --gemm", &g_opt.gemm),
+    CLI_OPT_BACKEND(&g_opt.backend),
+    CLI_OPT_DEVICE(&g_opt.device),
+    CLI_OPT_STRING("--tokens-out", &g_opt.tokens_out, "FILE",
+                   "write the tokens: for each latent frame, tokens_h x\n"
+                   "tokens_w little-endian uint32 values, row-major"),
+    CLI_OPT_STRING("--stats", &g_opt.stats, "FILE", "write the report as JSON (\"-\" = stdout)"),
+    CLI_OPT_ENUM("--matrix", &g_opt.matrix, matrix_choices, "M", "YUV matrix: bt601 (default) or bt709"),
+    CLI_OPT_ENUM("--range", &g_opt.range, range_choices, "R",
+                 "auto (default: the input's XCOLORRANGE, else\nlimited), limited or full"),
+    CLI_OPT_ENUM("--upsample", &g_opt.upsample, upsample_choices, "U",
+                 "chroma upsampling: bilinear (default) or nearest"),
+    CLI_OPT_OVERWRITE_YES,
+    CLI_OPT_OVERWRITE_NO,
+    CLI_OPT_FLAG("-q --quiet", &cli_quiet, "no progress line and no notes (results still printed)"),
+    CLI_OPT_END,
+};
+
+static const CliTool tool = {
+    .name = "argtok",
+    .synopsis = "-i INPUT.y4m -m MODEL.safetensors [options]",
+    .about = "Encode a Y4M clip into ARG tokens, decode them again, and report the raw\n"
+             "token rate, encode/decode speed and PSNR of the reconstruction.",
+    .opts = opts,
+    .epilog =
         "PSNR-Y/U/V compare the input planes with the reconstruction converted back\n"
         "to the input's YUV layout; PSNR-RGB compares the input converted to RGB with\n"
         "the decoder's RGB, both quantised to 8 bits. Over the clip, PSNR is that of\n"
         "the total mean squared error (100 dB when identical).\n"
         "The token rate is the raw one, before entropy coding:\n"
-        "  bpp = lfq_bits * latent frames * tokens per latent frame / (W * H * pictures)\n");
-}
+        "  bpp = lfq_bits * latent frames * tokens per latent frame / (W * H * pictures)\n"
+        "The first SIGINT/SIGTERM stops reading and finishes the pictures read (the\n"
+        "outputs and the report cover them; exit status 130/143); a second one stops\n"
+        "at once and removes the unfinished outputs.\n",
+};
 
-static int parse_int(const char *s, long long lo, long long hi, long long *out)
+/* Parse argv into g_opt; exits after --help/--version (0) or on an error (2). */
+static void parse_options(int argc, char **argv)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_options(int argc, char **argv, Options *o)
-{
-    enum { OPT_TOKENS_OUT = 256, OPT_MATRIX, OPT_RANGE, OPT_UPSAMPLE, OPT_BACKEND, OPT_DEVICE };
-    static const struct option longopts[] = {
-        { "input", required_argument, NULL, 'i' },
-        { "model", required_argument, NULL, 'm' },
-        { "output", required_argument, NULL, 'o' },
-        { "frames", required_argument, NULL, 'f' },
-        { "threads", required_argument, NULL, 't' },
-        { "gemm", required_argument, NULL, 'g' },
-        { "tokens-out", required_argument, NULL, OPT_TOKENS_OUT },
-        { "matrix", required_argument, NULL, OPT_MATRIX },
-        { "range", required_argument, NULL, OPT_RANGE },
-        { "upsample", required_argument, NULL, OPT_UPSAMPLE },
-        { "backend", required_argument, NULL, OPT_BACKEND },
-        { "device", required_argument, NULL, OPT_DEVICE },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    memset(o, 0, sizeof(*o));
-    o->gemm = ARG_GEMM_AUTO;
-    o->matrix = Y4M_MATRIX_BT601;
-    o->range = -1;
-    o->upsample = Y4M_UPSAMPLE_BILINEAR;
-    int c;
-    long long v;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":i:m:o:f:t:g:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i': o->input = optarg; break;
-        case 'm': o->model = optarg; break;
-        case 'o': o->output = optarg; break;
-        case OPT_TOKENS_OUT: o->tokens_out = optarg; break;
-        case 'f':
-            if (parse_int(optarg, 1, INT64_MAX, &v) < 0) {
-                fprintf(stderr, "argtok: --frames wants a positive integer, got '%s'\n", optarg);
-                return -1;
-            }
-            o->max_frames = v;
-            break;
-        case 't':
-            if (parse_int(optarg, 0, 1024, &v) < 0) {
-                fprintf(stderr, "argtok: --threads wants an integer in 0..1024, got '%s'\n", optarg);
-                return -1;
-            }
-            o->threads = (int)v;
-            break;
-        case 'g':
-            if (!strcmp(optarg, "auto")) o->gemm = ARG_GEMM_AUTO;
-            else if (!strcmp(optarg, "builtin")) o->gemm = ARG_GEMM_BUILTIN;
-            else if (!strcmp(optarg, "blas")) o->gemm = ARG_GEMM_BLAS;
-            else if (!strcmp(optarg, "reference")) o->gemm = ARG_GEMM_REFERENCE;
-            else {
-                fprintf(stderr, "argtok: --gemm wants auto, builtin, blas or reference, got '%s'\n", optarg);
-                return -1;
-            }
-            break;
-        case OPT_BACKEND:
-        case OPT_DEVICE:
-            if (backend_opt(c == OPT_BACKEND ? 'B' : 'D', optarg, "argtok", &o->backend, &o->device) < 0)
-                return -1;
-            break;
-        case OPT_MATRIX:
-            if (!strcmp(optarg, "bt601")) o->matrix = Y4M_MATRIX_BT601;
-            else if (!strcmp(optarg, "bt709")) o->matrix = Y4M_MATRIX_BT709;
-            else {
-                fprintf(stderr, "argtok: --matrix wants bt601 or bt709, got '%s'\n", optarg);
-                return -1;
-            }
-            break;
-        case OPT_RANGE:
-            if (!strcmp(optarg, "auto")) o->range = -1;
-            else if (!strcmp(optarg, "limited")) o->range = 0;
-            else if (!strcmp(optarg, "full")) o->range = 1;
-            else {
-                fprintf(stderr, "argtok: --range wants auto, limited or full, got '%s'\n", optarg);
-                return -1;
-            }
-            break;
-        case OPT_UPSAMPLE:
-            if (!strcmp(optarg, "bilinear")) o->upsample = Y4M_UPSAMPLE_BILINEAR;
-            else if (!strcmp(optarg, "nearest")) o->upsample = Y4M_UPSAMPLE_NEAREST;
-            else {
-                fprintf(stderr, "argtok: --upsample wants bilinear or nearest, got '%s'\n", optarg);
-                return -1;
-            }
-            break;
-        case 'q': o->quiet = 1; break;
-        case 'h': usage(stdout); exit(0);
-        case ':':
-            fprintf(stderr, "argtok: option '%s' needs a value\n", argv[optind - 1]);
-            return -1;
-        default:
-            fprintf(stderr, "argtok: unknown option '%s' (try --help)\n", argv[optind - 1]);
-            return -1;
-        }
+    cli_parse_or_exit(&tool, argc, argv);
+    g_opt.quiet = cli_quiet;
+    int on_stdout = 0;
+    const char *outs[3] = { g_opt.output, g_opt.tokens_out, g_opt.stats };
+    for (int i = 0; i < 3; i++)
+        on_stdout += outs[i] && !strcmp(outs[i], "-");
+    if (on_stdout > 1) {
+        cli_error("only one of -o, --tokens-out and --stats can be \"-\" (standard output)");
+        exit(CLI_EXIT_USAGE);
     }
-    if (optind < argc) {
-        fprintf(stderr, "argtok: unexpected argument '%s' (try --help)\n", argv[optind]);
-        return -1;
-    }
-    if (!o->input || !o->model) {
-        fprintf(stderr, "argtok: %s is required (try --help)\n",
-                !o->input ? "-i INPUT.y4m" : "-m MODEL.safetensors");
-        return -1;
-    }
-    return 0;
+    /* refuse existing outputs before the work */
+    for (int i = 0; i < 3; i++)
+        if (outs[i] && cli_check_overwrite(outs[i]) < 0)
+            exit(CLI_EXIT_FAIL);
 }
 
 /* ---------------------------------------------------------------- context */
@@ -233,15 +161,15 @@ typedef struct Ctx {
     size_t tokbuf_len;
     int tok_w, tok_h;
 
-    Y4mWriter *writer;
-    FILE *tokens_file;
-    int tokens_regular;     /* tokens_out is a regular file we may remove */
+    CliOut out;             /* -o */
+    Y4mWriter *writer;      /* on out.f */
+    CliOut tokens;          /* --tokens-out */
 
     int64_t pictures_in, pictures_out, latent_frames, pictures_covered;
     double t_enc, t_dec;    /* seconds inside encoder / decoder calls */
-    double t_start, t_last_progress;
+    double t_start;
     int64_t frames_expected;  /* for the progress line, 0 if unknown */
-    int progress;
+    CliProgress progress;
 
     PsnrAcc psnr_yuv, psnr_rgb;
 } Ctx;
@@ -258,35 +186,18 @@ static int fail(int ret, const char *fmt, ...) __attribute__((format(printf, 2, 
 static int fail(int ret, const char *fmt, ...)
 {
     va_list ap;
-    fputs("argtok: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_verror(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return ret < 0 ? ret : -EINVAL;
 }
 
-static void progress_line(Ctx *c, int final)
+static void progress_line(Ctx *c)
 {
-    if (!c->progress)
-        return;
-    double t = now();
-    if (!final && t - c->t_last_progress < 0.1)
-        return;
-    c->t_last_progress = t;
-    if (final) {
-        fputs("\r\033[K", stderr);
-        return;
-    }
-    char total[32] = "";
-    if (c->frames_expected > 0)
-        snprintf(total, sizeof(total), "/%" PRId64, c->frames_expected);
-    fprintf(stderr, "\r\033[Kargtok: read %" PRId64 "%s, decoded %" PRId64
-            ", latent frames %" PRId64 ", enc %.2f fps, dec %.2f fps",
-            c->pictures_in, total, c->pictures_out, c->latent_frames,
-            c->t_enc > 0 ? (double)c->pictures_in / c->t_enc : 0.0,
-            c->t_dec > 0 ? (double)c->pictures_out / c->t_dec : 0.0);
-    fflush(stderr);
+    cli_progress_update(&c->progress, c->pictures_in, "decoded %" PRId64 ", latent frames %" PRId64
+                        ", enc %.2f fps, dec %.2f fps", c->pictures_out, c->latent_frames,
+                        c->t_enc > 0 ? (double)c->pictures_in / c->t_enc : 0.0,
+                        c->t_dec > 0 ? (double)c->pictures_out / c->t_dec : 0.0);
 }
 
 static void pending_free(Pending *p)
@@ -374,7 +285,7 @@ static int handle_picture(Ctx *c, const ArgPicture *pic)
             return fail(ret, "%s", y4m_writer_error(c->writer));
     }
     c->pictures_out++;
-    progress_line(c, 0);
+    progress_line(c);
     return 0;
 }
 
@@ -454,7 +365,7 @@ static int handle_tokens(Ctx *c, const ArgTokens *tok)
                 return fail(-EPROTO, "latent frame %d: token %zu = %" PRIu32 " exceeds %d bits",
                             tok->index, i, c->tokbuf[i], c->mi->lfq_bits);
     }
-    if (c->tokens_file) {
+    if (c->tokens.f) {
         uint8_t le[4096];
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
@@ -464,8 +375,8 @@ static int handle_tokens(Ctx *c, const ArgTokens *tok)
             le[k++] = (uint8_t)(v >> 16);
             le[k++] = (uint8_t)(v >> 24);
             if (k == sizeof(le) || i + 1 == n) {
-                if (fwrite(le, 1, k, c->tokens_file) != k)
-                    return fail(-EIO, "cannot write %s: %s", c->opt->tokens_out, strerror(errno));
+                if (fwrite(le, 1, k, c->tokens.f) != k)
+                    return fail(-EIO, "cannot write '%s': %s", c->opt->tokens_out, strerror(errno));
                 k = 0;
             }
         }
@@ -669,27 +580,18 @@ static int run(const Options *o)
         Y4mInfo oi = c->in_info;
         oi.chroma = out_chroma;
         oi.range = c->color.full_range ? Y4M_RANGE_FULL : Y4M_RANGE_LIMITED;
-        ret = y4m_writer_open(&c->writer, o->output, &oi, err, sizeof(err));
+        if ((ret = cli_out_open(&c->out, o->output)) < 0)
+            goto done;
+        ret = y4m_writer_open_stream(&c->writer, c->out.f, o->output, &oi, err, sizeof(err));
         if (ret < 0) {
             fail(ret, "%s", err);
             goto done;
         }
     }
-    if (o->tokens_out) {
-        struct stat st;
-        /* Only a regular file (new or replaced) is removed on failure, never
-         * a device or FIFO such as /dev/null. */
-        c->tokens_regular = stat(o->tokens_out, &st) != 0 || S_ISREG(st.st_mode);
-        c->tokens_file = fopen(o->tokens_out, "wb");
-        if (!c->tokens_file) {
-            int e = errno;
-            ret = fail(-e, "cannot create %s: %s", o->tokens_out, strerror(e));
-            goto done;
-        }
-    }
+    if (o->tokens_out && (ret = cli_out_open(&c->tokens, o->tokens_out)) < 0)
+        goto done;
 
-    c->progress = !o->quiet && isatty(STDERR_FILENO);
-    if (c->progress && strcmp(o->input, "-") != 0) {
+    if (!o->quiet && isatty(STDERR_FILENO) && strcmp(o->input, "-") != 0) {
         struct stat st;
         size_t fs = y4m_frame_size(&c->in_info) + 6;
         if (stat(o->input, &st) == 0 && S_ISREG(st.st_mode) && fs > 6)
@@ -697,6 +599,7 @@ static int run(const Options *o)
         if (o->max_frames && (c->frames_expected == 0 || o->max_frames < c->frames_expected))
             c->frames_expected = o->max_frames;
     }
+    cli_progress_start(&c->progress, c->frames_expected, 0);
     c->t_start = now();
 
     ArgPicture pic;
@@ -708,6 +611,8 @@ static int run(const Options *o)
     pic.plane_stride = (ptrdiff_t)plane;
 
     while (!o->max_frames || c->pictures_in < o->max_frames) {
+        if (cli_interrupted())
+            break; /* finish the pictures read */
         cur = calloc(1, sizeof(*cur));
         if (!cur || (ret = y4m_image_alloc(&cur->yuv, c->width, c->height, c->in_info.chroma)) < 0 ||
             !(cur->rgb8 = malloc(3 * plane))) {
@@ -737,7 +642,7 @@ static int run(const Options *o)
         ret = send_to_encoder(c, &pic);
         if (ret < 0)
             goto done;
-        progress_line(c, 0);
+        progress_line(c);
     }
     pending_free(cur);
     cur = NULL;
@@ -748,7 +653,7 @@ static int run(const Options *o)
     ret = flush_all(c);
     if (ret < 0)
         goto done;
-    progress_line(c, 1);
+    cli_progress_end(&c->progress);
     double t_total = now() - c->t_start;
 
     if (c->pictures_out != c->pictures_in || c->q_len) {
@@ -756,27 +661,15 @@ static int run(const Options *o)
                    c->pictures_out, c->pictures_in);
         goto done;
     }
-    if (c->pictures_covered != c->pictures_in && !o->quiet)
-        fprintf(stderr, "argtok: note: latent frames cover %" PRId64 " pictures, %" PRId64 " sent\n",
-                c->pictures_covered, c->pictures_in);
+    if (c->pictures_covered != c->pictures_in)
+        cli_info("note: latent frames cover %" PRId64 " pictures, %" PRId64 " sent",
+                 c->pictures_covered, c->pictures_in);
+    if (cli_interrupted())
+        cli_info("interrupted: the outputs and the report cover the first %" PRId64 " pictures",
+                 c->pictures_in);
 
-    if (c->tokens_file) {
-        FILE *f = c->tokens_file;
-        c->tokens_file = NULL;
-        if (fflush(f) != 0 || ferror(f)) {
-            ret = fail(-EIO, "cannot write %s: %s", o->tokens_out, strerror(errno));
-            fclose(f);
-            if (c->tokens_regular)
-                unlink(o->tokens_out);
-            goto done;
-        }
-        if (fclose(f) != 0) {
-            ret = fail(-EIO, "cannot write %s: %s", o->tokens_out, strerror(errno));
-            if (c->tokens_regular)
-                unlink(o->tokens_out);
-            goto done;
-        }
-    }
+    if (c->tokens.f && (ret = cli_out_commit(&c->tokens)) < 0)
+        goto done;
     if (c->writer) {
         Y4mWriter *w = c->writer;
         c->writer = NULL;
@@ -785,6 +678,8 @@ static int run(const Options *o)
             fail(ret, "%s", err);
             goto done;
         }
+        if ((ret = cli_out_commit(&c->out)) < 0)
+            goto done;
     }
 
     /* ---- report */
@@ -794,8 +689,79 @@ static int run(const Options *o)
     const double bits = (double)mi->lfq_bits * (double)c->latent_frames * tokens_per_frame;
     const double bpp = bits / ((double)c->width * (double)c->height * (double)c->pictures_in);
     const double seconds = (double)c->pictures_in / fps;
-    /* The report goes to stdout, unless the reconstruction does. */
-    FILE *rep = o->output && !strcmp(o->output, "-") ? stderr : stdout;
+    const double enc_fps = c->t_enc > 0 ? (double)c->pictures_in / c->t_enc : 0.0;
+    const double dec_fps = c->t_dec > 0 ? (double)c->pictures_out / c->t_dec : 0.0;
+    if (o->stats) {
+        CliOut so;
+        if ((ret = cli_out_open(&so, o->stats)) < 0)
+            goto done;
+        CliJson j;
+        cli_json_init(&j, so.f, 1);
+        cli_json_object_begin(&j);
+        cli_json_key(&j, "tool");
+        cli_json_string(&j, "argtok");
+        cli_json_key(&j, "libarg");
+        cli_json_string(&j, arg_version());
+        cli_json_key(&j, "model");
+        cli_json_string(&j, o->model);
+        cli_json_key(&j, "model_name");
+        cli_json_string(&j, mi->name);
+        char id[32];
+        snprintf(id, sizeof(id), "%016" PRIx64, mi->id);
+        cli_json_key(&j, "model_id");
+        cli_json_string(&j, id);
+        cli_json_key(&j, "input");
+        cli_json_string(&j, o->input);
+        cli_json_key(&j, "width");
+        cli_json_int(&j, c->width);
+        cli_json_key(&j, "height");
+        cli_json_int(&j, c->height);
+        cli_json_key(&j, "fps");
+        cli_json_double(&j, fps, "%.6f");
+        cli_json_key(&j, "pictures");
+        cli_json_int(&j, c->pictures_in);
+        cli_json_key(&j, "latent_frames");
+        cli_json_int(&j, c->latent_frames);
+        cli_json_key(&j, "tokens_w");
+        cli_json_int(&j, c->tok_w);
+        cli_json_key(&j, "tokens_h");
+        cli_json_int(&j, c->tok_h);
+        cli_json_key(&j, "lfq_bits");
+        cli_json_int(&j, mi->lfq_bits);
+        cli_json_key(&j, "bpp_raw");
+        cli_json_double(&j, bpp, "%.6f");
+        cli_json_key(&j, "kbps_raw");
+        cli_json_double(&j, bits / seconds / 1000.0, "%.3f");
+        cli_json_key(&j, "encode_fps");
+        cli_json_double(&j, enc_fps, "%.3f");
+        cli_json_key(&j, "decode_fps");
+        cli_json_double(&j, dec_fps, "%.3f");
+        cli_json_key(&j, "seconds");
+        cli_json_double(&j, t_total, "%.3f");
+        cli_json_key(&j, "threads");
+        cli_json_int(&j, o->threads);
+        cli_json_key(&j, "gemm");
+        cli_json_string(&j, gemm_name(o->gemm));
+        cli_json_key(&j, "encoder_backend");
+        cli_json_string(&j, arg_encoder_backend(c->enc));
+        cli_json_key(&j, "decoder_backend");
+        cli_json_string(&j, arg_decoder_backend(c->dec));
+        static const char *const psnr_keys[3] = { "psnr_y", "psnr_u", "psnr_v" };
+        for (int p = 0; p < 3; p++) {
+            cli_json_key(&j, psnr_keys[p]);
+            cli_json_double(&j, psnr_acc_plane(&c->psnr_yuv, p), "%.6f");
+        }
+        cli_json_key(&j, "psnr_rgb");
+        cli_json_double(&j, psnr_acc_all(&c->psnr_rgb), "%.6f");
+        cli_json_key(&j, "interrupted");
+        cli_json_bool(&j, cli_interrupted() != 0);
+        cli_json_object_end(&j);
+        cli_json_finish(&j);
+        if ((ret = cli_out_commit(&so)) < 0)
+            goto done;
+    }
+    /* The report goes to stdout, unless an output took it. */
+    FILE *rep = cli_report_stream();
     static const char *const csn[] = { "4:2:0 (420jpeg)", "4:2:0 (420mpeg2)", "4:2:0 (420paldv)",
                                        "4:2:2", "4:4:4" };
 
@@ -819,38 +785,32 @@ static int run(const Options *o)
            tokens_per_frame, mi->lfq_bits);
     fprintf(rep, "token rate:   %.4f bpp raw, %.1f kbit/s at %.3f fps (before entropy coding)\n", bpp,
            bits / seconds / 1000.0, fps);
-    fprintf(rep, "encode:       %.2f fps (%.3f s in the encoder)\n",
-           c->t_enc > 0 ? (double)c->pictures_in / c->t_enc : 0.0, c->t_enc);
-    fprintf(rep, "decode:       %.2f fps (%.3f s in the decoder)\n",
-           c->t_dec > 0 ? (double)c->pictures_out / c->t_dec : 0.0, c->t_dec);
+    fprintf(rep, "encode:       %.2f fps (%.3f s in the encoder)\n", enc_fps, c->t_enc);
+    fprintf(rep, "decode:       %.2f fps (%.3f s in the decoder)\n", dec_fps, c->t_dec);
     fprintf(rep, "settings:     %d threads%s, gemm %s; %.3f s in all\n", o->threads,
            o->threads == 0 ? " (one per core)" : "", gemm_name(o->gemm), t_total);
     fprintf(rep, "backend:      encoder %s; decoder %s\n", arg_encoder_backend(c->enc), arg_decoder_backend(c->dec));
     fprintf(rep, "PSNR:         Y %.3f  U %.3f  V %.3f  RGB %.3f dB\n", psnr_acc_plane(&c->psnr_yuv, 0),
            psnr_acc_plane(&c->psnr_yuv, 1), psnr_acc_plane(&c->psnr_yuv, 2),
            psnr_acc_all(&c->psnr_rgb));
-    if (fflush(rep) != 0) {
+    if (fflush(rep) != 0 || ferror(rep)) {
         ret = fail(-EIO, "cannot write the report: %s", strerror(errno));
         goto done;
     }
-    if (o->output && strcmp(o->output, "-") != 0 && !o->quiet)
-        fprintf(stderr, "argtok: wrote %s\n", o->output);
+    if (o->output && strcmp(o->output, "-") != 0)
+        cli_info("wrote %s", o->output);
     ret = 0;
 
 done:
-    if (ret < 0)
-        progress_line(c, 1);
+    cli_progress_end(&c->progress);
     pending_free(cur);
     while (c->q_len)
         pending_free(queue_pop(c));
     free(c->queue);
     if (c->writer)
         y4m_writer_abort(c->writer);
-    if (c->tokens_file) {
-        fclose(c->tokens_file);
-        if (c->tokens_regular)
-            unlink(o->tokens_out);
-    }
+    cli_out_abort(&c->out);
+    cli_out_abort(&c->tokens);
     if (c->dec)
         arg_decoder_close(c->dec);
     if (c->enc)
@@ -867,8 +827,11 @@ done:
 
 int main(int argc, char **argv)
 {
-    Options o;
-    if (parse_options(argc, argv, &o) < 0)
-        return EXIT_USAGE;
-    return run(&o) < 0 ? 1 : 0;
+    parse_options(argc, argv);
+    /* the first SIGINT/SIGTERM finishes the pictures read, a second stops */
+    cli_signals_install(1);
+    int ret = run(&g_opt);
+    if (cli_interrupted())
+        return cli_interrupt_status();
+    return ret < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

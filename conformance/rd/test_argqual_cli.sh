@@ -37,6 +37,13 @@ expect 2 "unknown option" "$q" -r "$a" -d "$b" --bogus
 expect 2 "bad --format" "$q" -r "$a" -d "$b" --format xml
 expect 2 "bad --frames" "$q" -r "$a" -d "$b" --frames -3
 expect 2 "stray argument" "$q" -r "$a" -d "$b" extra
+expect 2 "--frames abc" "$q" -r "$a" -d "$b" --frames abc
+grep -q "frames wants an integer 1..100000000, got 'abc'" "$work/err" || ko "--frames abc: message names the range"
+expect 2 "--frames 2x" "$q" -r "$a" -d "$b" --frames 2x
+expect 2 "--frames=0" "$q" -r "$a" -d "$b" --frames=0
+expect 2 "-y and -n" "$q" -r "$a" -d "$b" -y -n
+expect 0 "--version" "$q" --version
+grep -q "^argqual (ARG) [0-9]" "$work/out" || ko "--version prints 'argqual (ARG) VERSION' on stdout"
 expect 2 "both inputs on stdin" "$q" -r - -d -
 expect 1 "missing file" "$q" -r "$work/nope.y4m" -d "$b"
 printf 'not a y4m file\n' >"$work/garbage.y4m"
@@ -79,6 +86,19 @@ rm -f "$work"/res.json*
 expect 0 "-o FILE" "$q" -r "$a" -d "$b" --format json -o "$work/res.json"
 [ -s "$work/res.json" ] || ko "-o writes the file"
 [ -z "$(ls "$work" | grep 'res.json.tmp')" ] || ko "-o leaves no temporary file"
+# an existing output: refused without -y (and with -n), replaced with -y
+echo old >"$work/res.json"
+expect 1 "-o over an existing file" "$q" -r "$a" -d "$b" --format json -o "$work/res.json"
+grep -q "exists; use -y to overwrite" "$work/err" || ko "existing output: message suggests -y"
+[ "$(cat "$work/res.json")" = old ] || ko "a refused output is left alone"
+expect 1 "-n over an existing file" "$q" -r "$a" -d "$b" --format json -o "$work/res.json" -n
+[ "$(cat "$work/res.json")" = old ] || ko "-n leaves the file alone"
+expect 0 "-y over an existing file" "$q" -r "$a" -d "$b" --format json -o "$work/res.json" -y
+grep -q '"frames": 5' "$work/res.json" || ko "-y replaced the file"
+expect 0 "-o - is standard output" "$q" -r "$a" -d "$b" --format csv -o -
+[ "$(wc -l <"$work/out")" -eq 2 ] || ko "-o -: the result on stdout"
+[ ! -e ./- ] && [ ! -e "$work/-" ] || ko "-o - made a file named -"
+[ -z "$(ls "$work" | grep 'res.json.tmp')" ] || ko "no temporary file left"
 expect 0 "-o /dev/null" "$q" -r "$a" -d "$b" -o /dev/null
 [ -c /dev/null ] || ko "/dev/null is still a character device"
 expect 1 "-o into a missing folder" "$q" -r "$a" -d "$b" -o "$work/no/such/dir/x.json"

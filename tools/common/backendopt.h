@@ -1,4 +1,6 @@
-/* --backend cpu|vulkan|auto and --device N, shared by the tools. */
+/* --backend cpu|vulkan|auto and --device N for the getopt-based tools.
+ * Superseded by cli.h (CLI_OPT_BACKEND, CLI_OPT_DEVICE, CLI_OPT_GEMM): to be
+ * removed once no tool includes it. */
 #ifndef ARG_TOOLS_BACKENDOPT_H
 #define ARG_TOOLS_BACKENDOPT_H
 

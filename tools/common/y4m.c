@@ -517,14 +517,8 @@ static void writer_free(Y4mWriter *w)
     free(w);
 }
 
-int y4m_writer_open(Y4mWriter **out, const char *path, const Y4mInfo *info,
-                    char *err, size_t errlen)
+static int writer_info_ok(const Y4mInfo *info, char *err, size_t errlen)
 {
-    if (!out || !path || !info) {
-        set_msg(err, errlen, "y4m_writer_open: invalid argument");
-        return -EINVAL;
-    }
-    *out = NULL;
     if (!dims_ok(info->width, info->height)) {
         set_msg(err, errlen, "Y4M writer: size %dx%d out of range 1..%d", info->width,
                 info->height, Y4M_MAX_DIM);
@@ -540,6 +534,70 @@ int y4m_writer_open(Y4mWriter **out, const char *path, const Y4mInfo *info,
                 info->fps_num, info->fps_den, info->par_num, info->par_den);
         return -EINVAL;
     }
+    return 0;
+}
+
+static int writer_header(Y4mWriter *w, const char *name, char *err, size_t errlen)
+{
+    const Y4mInfo *info = &w->info;
+    char hdr[256];
+    int n = snprintf(hdr, sizeof(hdr), "YUV4MPEG2 W%d H%d F%d:%d Ip A%d:%d C%s%s\n",
+                     info->width, info->height, info->fps_num, info->fps_den,
+                     info->par_num, info->par_den, y4m_chroma_name(info->chroma),
+                     info->range == Y4M_RANGE_FULL ? " XCOLORRANGE=FULL"
+                     : info->range == Y4M_RANGE_LIMITED ? " XCOLORRANGE=LIMITED" : "");
+    if (fwrite(hdr, 1, (size_t)n, w->f) != (size_t)n) {
+        int e = errno;
+        set_msg(err, errlen, "cannot write %s: %s", name, strerror(e));
+        y4m_writer_abort(w);
+        return e ? -e : -EIO;
+    }
+    return 0;
+}
+
+int y4m_writer_open_stream(Y4mWriter **out, FILE *f, const char *name, const Y4mInfo *info,
+                           char *err, size_t errlen)
+{
+    if (!out || !f || !info) {
+        set_msg(err, errlen, "y4m_writer_open_stream: invalid argument");
+        return -EINVAL;
+    }
+    *out = NULL;
+    int ret = writer_info_ok(info, err, errlen);
+    if (ret < 0)
+        return ret;
+    Y4mWriter *w = calloc(1, sizeof(*w));
+    if (!w) {
+        set_msg(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    w->info = *info;
+    w->f = f;
+    w->to_stdout = 1; /* borrowed: flushed, never closed */
+    w->path = strdup(name ? name : "(stream)");
+    if (!w->path) {
+        writer_free(w);
+        set_msg(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    ret = writer_header(w, name ? name : "(stream)", err, errlen);
+    if (ret < 0)
+        return ret;
+    *out = w;
+    return 0;
+}
+
+int y4m_writer_open(Y4mWriter **out, const char *path, const Y4mInfo *info,
+                    char *err, size_t errlen)
+{
+    if (!out || !path || !info) {
+        set_msg(err, errlen, "y4m_writer_open: invalid argument");
+        return -EINVAL;
+    }
+    *out = NULL;
+    int ret = writer_info_ok(info, err, errlen);
+    if (ret < 0)
+        return ret;
     Y4mWriter *w = calloc(1, sizeof(*w));
     if (!w) {
         set_msg(err, errlen, "out of memory");
@@ -605,18 +663,9 @@ int y4m_writer_open(Y4mWriter **out, const char *path, const Y4mInfo *info,
             return e ? -e : -EIO;
         }
     }
-    char hdr[256];
-    int n = snprintf(hdr, sizeof(hdr), "YUV4MPEG2 W%d H%d F%d:%d Ip A%d:%d C%s%s\n",
-                     info->width, info->height, info->fps_num, info->fps_den,
-                     info->par_num, info->par_den, y4m_chroma_name(info->chroma),
-                     info->range == Y4M_RANGE_FULL ? " XCOLORRANGE=FULL"
-                     : info->range == Y4M_RANGE_LIMITED ? " XCOLORRANGE=LIMITED" : "");
-    if (fwrite(hdr, 1, (size_t)n, w->f) != (size_t)n) {
-        int e = errno;
-        set_msg(err, errlen, "cannot write %s: %s", path, strerror(e));
-        y4m_writer_abort(w);
-        return e ? -e : -EIO;
-    }
+    ret = writer_header(w, path, err, errlen);
+    if (ret < 0)
+        return ret;
     *out = w;
     return 0;
 }
@@ -651,7 +700,7 @@ fail:;
     int e = errno ? errno : EIO;
     w->failed = e;
     set_msg(w->err, sizeof(w->err), "cannot write %s: %s",
-            w->to_stdout ? "(stdout)" : w->direct ? w->path : w->tmp, strerror(e));
+            w->to_stdout ? (w->path ? w->path : "(stdout)") : w->direct ? w->path : w->tmp, strerror(e));
     return -e;
 }
 
@@ -670,7 +719,7 @@ int y4m_writer_close(Y4mWriter *w, char *err, size_t errlen)
         if (fflush(w->f) != 0 || ferror(w->f)) {
             if (!ret) {
                 int e = errno ? errno : EIO;
-                set_msg(err, errlen, "cannot write (stdout): %s", strerror(e));
+                set_msg(err, errlen, "cannot write %s: %s", w->path ? w->path : "(stdout)", strerror(e));
                 ret = -e;
             }
         }

@@ -118,6 +118,11 @@ typedef struct Y4mWriter Y4mWriter;
  * and XCOLORRANGE when info->range is set. */
 int y4m_writer_open(Y4mWriter **out, const char *path, const Y4mInfo *info,
                     char *err, size_t errlen);
+/* The same on a stream the caller owns (a CliOut's file, cli.h): close
+ * flushes f but does not close it; abort leaves it to the caller. name
+ * appears in messages. */
+int y4m_writer_open_stream(Y4mWriter **out, FILE *f, const char *name, const Y4mInfo *info,
+                           char *err, size_t errlen);
 /* Write one frame; img must match the writer's size and layout. */
 int y4m_writer_write(Y4mWriter *w, const Y4mImage *img);
 /* Finish: flush, close and (for files) rename into place. Frees the writer
