@@ -61,6 +61,9 @@ int mkv_writer_set_video_private(MkvWriter *w, const uint8_t *data, size_t size)
 /* commit = 1: finish (cues, duration, seek head) and rename into place;
  * commit = 0: abort and remove the temporary file. Frees w. */
 int mkv_writer_close(MkvWriter *w, int commit);
+/* The temporary file the writer writes (PATH.tmp.XXXXXX), for a tool that
+ * must remove it when stopped by a signal. Valid until close. */
+const char *mkv_writer_tmp_path(const MkvWriter *w);
 
 typedef struct MkvTrack {
     int type;                          /* MKV_TRACK_VIDEO / MKV_TRACK_AUDIO / 0 other */

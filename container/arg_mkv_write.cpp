@@ -285,6 +285,11 @@ extern "C" int mkv_writer_set_video_private(MkvWriter *w, const uint8_t *data, s
     return 0;
 }
 
+extern "C" const char *mkv_writer_tmp_path(const MkvWriter *w)
+{
+    return w ? w->tmp.c_str() : nullptr;
+}
+
 extern "C" int mkv_writer_close(MkvWriter *w, int commit)
 {
     if (!w)

@@ -3,6 +3,7 @@
 # usage: test_codec.sh BUILD_TOOLS_DIR PYTHON SRCDIR WORKDIR
 set -u
 tools=$1 py=$2 src=$3 work=$4
+rm -rf "$work"
 mkdir -p "$work"
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
@@ -86,7 +87,7 @@ done
 mode=$(umask 022 && "$tools/argenc" -i "$work/clip444.y4m" -o "$work/mode.mkv" -m "$model" --frames 2 \
        --stats "$work/mode.json" --quiet >/dev/null && stat -c %a "$work/mode.mkv" "$work/mode.json" | tr '\n' ' ')
 check "argenc outputs are 0644 under umask 022 (got $mode)" '[ "$mode" = "644 644 " ]'
-"$tools/argtok" -i "$work/clip444.y4m" -m "$model" -o "$work/argtok.y4m" -y -q >/dev/null 2>&1 || ko "argtok"
+"$tools/argtok" -i "$work/clip444.y4m" -m "$model" -o "$work/argtok.y4m" -y --quiet >/dev/null 2>&1 || ko "argtok"
 "$py" - "$work/onegop.y4m" "$work/argtok.y4m" <<'PY' && ok || ko "argdec pictures differ from the encoder's reconstruction"
 import sys
 def frames(p):

@@ -321,7 +321,7 @@ static const CliOpt opts[] = {
       .help = "model weights (.safetensors)" },
     CLI_OPT_CUSTOM("-s --size", opt.size, parse_size, "WxH, each 1..16384 (such as 640x360)", "WxH",
                    "picture size (default 640x360)"),
-    CLI_OPT_INT("-n --frames -frames:v", &opt.frames, 1, 1000000, "N", "frames (default 33)"),
+    CLI_OPT_INT("--frames -frames:v", &opt.frames, 1, 1000000, "N", "frames (default 33)"),
     CLI_OPT_INT("--threads", &opt.threads, 0, 1024, "N", "worker threads (default 0: all cores)"),
     CLI_OPT_GEMM("--gemm", &opt.gemm),
     CLI_OPT_ENUM("--backend", &opt.backend, bench_backend_choices, "B",
@@ -337,11 +337,17 @@ static const CliOpt opts[] = {
     CLI_OPT_END,
 };
 
+static const CliHint hints[] = {
+    { "-n", "use --frames N (-n means never overwrite in the other tools)" },
+    CLI_HINT_END,
+};
+
 static const CliTool tool = {
     .name = "argbench",
     .synopsis = "-m MODEL.safetensors [options]",
     .about = "Speed, arithmetic rate and memory of a model on synthetic video.",
     .opts = opts,
+    .hints = hints,
 };
 
 int main(int argc, char **argv)

@@ -1,51 +1,89 @@
-/* argdec: decode an ARG Matroska file to Y4M.
+/* argdec: decode an ARG Matroska file to Y4M (and its Opus audio to WAV).
  *
- *   argdec -i IN.mkv -o OUT.y4m|- [-m MODEL] [--force] [-ss SECONDS]
- *          [--frames N] [--threads N] [--gemm KIND] [--backend cpu|vulkan|auto]
- *          [--device N] [--verify] [--info]
+ *   argdec -i IN.mkv|- [-o OUT.y4m|-] [--audio OUT.wav|-] [-m MODEL] [--force]
+ *          [-ss TIME] [--frames N] [--psnr REF.y4m] [--verify] [--info]
+ *          [--stats FILE] [--allow-truncated] [-y | -n] [--quiet] ...
  *
  * --info prints the sequence header, the model, the GOPs and every packet's
  * size and bits per token (no decoding). --verify prints XXH3-64 of the
  * decoded tokens (little-endian uint32, latent frame after latent frame)
- * and of the decoded pictures (8-bit Y4M planes, picture after picture). */
+ * and of the decoded pictures (8-bit Y4M planes, picture after picture).
+ * A stream that ends before the picture count of its header is an error
+ * (exit 3) unless --allow-truncated. SIGINT/SIGTERM remove partial outputs. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <xxhash.h>
 #include <opus/opus.h>
 
 #include "arg/arg.h"
 #include "arg_mkv.h"
-#include "backendopt.h"
+#include "cli.h"
 #include "metrics.h"
 #include "modelpath.h"
 #include "wav.h"
 #include "y4m.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: argdec -i IN.mkv [-o OUT.y4m] [options]\n"
-            "  -i FILE          ARG Matroska input\n"
-            "  -o FILE          Y4M output ('-' for stdout; written atomically)\n"
-            "  --psnr REF       compare the pictures with this Y4M (same size and chroma) and print PSNR\n"
-            "  --audio FILE     decode the Opus track to a 16-bit 48 kHz WAV (written atomically)\n"
-            "  -m MODEL         model file or name (default: the stream's model name)\n"
-            "  --force          decode even if the model ID differs from the stream's\n"
-            "  -ss SECONDS      start at this time (decoding from the GOP that holds it)\n"
-            "  --frames N       output at most N pictures\n"
-            "  --threads N      worker threads (default: all cores)\n"
-            "  --gemm KIND      auto (default: OpenBLAS when built with it), builtin, blas or reference;\n"
-            "                   builtin gives the reference pictures (conformance/README.md)\n"
-            BACKEND_HELP
-            "  --verify         print XXH3-64 of the decoded tokens and pictures\n"
-            "  --info           describe the stream (header, GOPs, packets) and exit\n");
-}
+#define EXIT_TRUNCATED 3
+
+static struct {
+    const char *in, *out, *model, *audio, *ref, *stats;
+    int force, verify, info, threads, gemm, backend, device, allow_truncated;
+    double ss;
+    int64_t max_frames;
+    int progress;
+} opt = { NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, ARG_GEMM_AUTO, ARG_BACKEND_AUTO, 0, 0, 0, -1, 0 };
+
+static const CliOpt opts[] = {
+    { .names = "-i --input", .kind = CLI_STRING, .dest = &opt.in, .metavar = "FILE",
+      .help = "ARG Matroska input ('-' for stdin)", .flags = CLI_REQUIRED },
+    CLI_OPT_STRING("-o --output", &opt.out, "FILE", "Y4M output ('-' for stdout; written atomically)"),
+    CLI_OPT_STRING("--audio", &opt.audio, "FILE",
+                   "decode the Opus track to a 16-bit 48 kHz WAV ('-' for stdout)"),
+    CLI_OPT_STRING("--psnr", &opt.ref, "REF",
+                   "compare the pictures with this Y4M (same size and chroma) and print PSNR"),
+    CLI_OPT_STRING("-m --model", &opt.model, "MODEL", "model file or name (default: the stream's model)"),
+    CLI_OPT_FLAG("--force", &opt.force, "decode even if the model ID differs from the stream's"),
+    CLI_OPT_TIME("-ss", &opt.ss, 0, 1e9, "TIME", "start at this time (decoding from the GOP that holds it)"),
+    CLI_OPT_INT64("-frames:v --frames", &opt.max_frames, 1, INT64_MAX, "N", "output at most N pictures"),
+    CLI_OPT_INT("--threads", &opt.threads, 0, 256, "N", "worker threads (default 0: all cores)"),
+    CLI_OPT_GEMM("--gemm", &opt.gemm),
+    CLI_OPT_BACKEND(&opt.backend),
+    CLI_OPT_DEVICE(&opt.device),
+    CLI_OPT_FLAG("--verify", &opt.verify, "print XXH3-64 of the decoded tokens and pictures"),
+    CLI_OPT_FLAG("--info", &opt.info, "describe the stream (header, GOPs, packets) and exit"),
+    CLI_OPT_FLAG("--allow-truncated", &opt.allow_truncated,
+                 "a stream shorter than its header says is a warning, not an error"),
+    CLI_OPT_STRING("--stats", &opt.stats, "FILE", "write final statistics as JSON ('-' for stdout)"),
+    CLI_OPT_FLAG("--quiet", &cli_quiet, "no progress line"),
+    CLI_OPT_FLAG("--progress", &opt.progress, "show the progress line even when stderr is not a terminal"),
+    CLI_OPT_OVERWRITE_YES,
+    CLI_OPT_OVERWRITE_NO,
+    CLI_OPT_END,
+};
+
+static const CliHint hints[] = {
+    { "-c:v -crf -b:v -f -vf -s -r -pix_fmt",
+      "argdec writes Y4M and WAV; convert with ffmpeg, e.g. argdec -i IN.mkv -o - | ffmpeg -i - OUT.mp4" },
+    { "-t -to", "use --frames N (pictures)" },
+    CLI_HINT_END,
+};
+
+static const CliTool tool = {
+    .name = "argdec",
+    .synopsis = "-i IN.mkv [-o OUT.y4m] [options]",
+    .about = "Decode an ARG Matroska file to Y4M pictures (and its Opus audio to WAV).",
+    .opts = opts,
+    .hints = hints,
+    .epilog = "Exit status: 0 done; 1 error; 2 bad usage; 3 the stream ends before the pictures its\n"
+              "header announces (truncated; --allow-truncated makes it 0); 130/143 stopped by a signal\n"
+              "(partial outputs removed).\n"
+              "Watch a result: argdec -i x.mkv -o - | ffplay -i -\n",
+};
 
 static int info_mode(MkvReader *r, const ArgSequenceHeader *h)
 {
@@ -84,105 +122,113 @@ static int info_mode(MkvReader *r, const ArgSequenceHeader *h)
     return rc < 0 ? 1 : 0;
 }
 
+
+/* stdin is copied to a temporary file: the Matroska reader seeks. */
+static int stdin_to_file(char *path, size_t len)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(path, len, "%s/argdec-stdin-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -errno;
+    cli_tmp_register(path);
+    char buf[1 << 16];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+        if (write(fd, buf, n) != (ssize_t)n) {
+            rc = -EIO;
+            break;
+        }
+    if (ferror(stdin))
+        rc = -EIO;
+    if (close(fd) != 0)
+        rc = -EIO;
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL, *model_arg = NULL, *audio_out = NULL, *ref_path = NULL;
-    int force = 0, verify = 0, info = 0, threads = 0, gemm = ARG_GEMM_AUTO;
-    int backend = ARG_BACKEND_AUTO, device = 0;
-    long max_frames = -1;
-    double ss = 0;
-    static const struct option lo[] = {
-        { "force", no_argument, 0, 'f' },         { "verify", no_argument, 0, 'v' },
-        { "info", no_argument, 0, 'I' },          { "frames", required_argument, 0, 'F' },
-        { "threads", required_argument, 0, 'T' }, { "ss", required_argument, 0, 's' },
-        { "help", no_argument, 0, 'h' },          { "audio", required_argument, 0, 'A' },
-        { "psnr", required_argument, 0, 'P' },     { "gemm", required_argument, 0, 'G' },
-        { "backend", required_argument, 0, 'B' }, { "device", required_argument, 0, 'D' },
-        { 0, 0, 0, 0 },
-    };
-    int c;
-    /* accept ffmpeg's single-dash -ss */
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-ss"))
-            argv[i] = "--ss";
-    while ((c = getopt_long(argc, argv, "i:o:m:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'i': in = optarg; break;
-        case 'o': out = optarg; break;
-        case 'm': model_arg = optarg; break;
-        case 'f': force = 1; break;
-        case 'v': verify = 1; break;
-        case 'I': info = 1; break;
-        case 'F': max_frames = atol(optarg); break;
-        case 'T': threads = atoi(optarg); break;
-        case 's': ss = atof(optarg); break;
-        case 'A': audio_out = optarg; break;
-        case 'P': ref_path = optarg; break;
-        case 'G':
-            if (!strcmp(optarg, "auto")) gemm = ARG_GEMM_AUTO;
-            else if (!strcmp(optarg, "builtin")) gemm = ARG_GEMM_BUILTIN;
-            else if (!strcmp(optarg, "blas")) gemm = ARG_GEMM_BLAS;
-            else if (!strcmp(optarg, "reference")) gemm = ARG_GEMM_REFERENCE;
-            else {
-                fprintf(stderr, "argdec: --gemm wants auto, builtin, blas or reference, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'B':
-        case 'D':
-            if (backend_opt(c, optarg, "argdec", &backend, &device) < 0)
-                return 2;
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+    cli_parse_or_exit(&tool, argc, argv);
+    if (!opt.out && !opt.verify && !opt.info && !opt.audio && !opt.ref) {
+        cli_error("nothing to do: give -o, --audio, --psnr, --verify or --info (try --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (opt.ref && opt.ss > 0) {
+        cli_error("--psnr compares from the first picture: it cannot be combined with -ss");
+        return CLI_EXIT_USAGE;
+    }
+    const char *outs[3] = { opt.out, opt.audio, opt.stats };
+    int on_stdout = 0; /* each output opens through cli_out_open, which claims stdout */
+    for (int i = 0; i < 3; i++)
+        on_stdout += outs[i] && !strcmp(outs[i], "-");
+    if (on_stdout > 1) {
+        cli_error("only one of -o, --audio and --stats can be '-' (standard output)");
+        return CLI_EXIT_USAGE;
+    }
+    for (int i = 0; i < 3; i++)
+        if (outs[i] && strcmp(outs[i], "-") && cli_check_overwrite(outs[i]) < 0)
+            return CLI_EXIT_FAIL;
+    cli_signals_install(0); /* a signal removes the partial outputs */
+    const char *in = opt.in;
+    char err[512], path[1024], stdin_path[1100] = "";
+    if (!strcmp(in, "-")) {
+        int rc = stdin_to_file(stdin_path, sizeof(stdin_path));
+        if (rc < 0) {
+            cli_error("cannot read stdin: %s", strerror(-rc));
+            if (stdin_path[0])
+                unlink(stdin_path);
+            return CLI_EXIT_FAIL;
         }
+        in = stdin_path;
     }
-    if (!in || optind != argc || ss < 0 || threads < 0 || (!out && !verify && !info && !audio_out && !ref_path) || (ref_path && ss > 0)) {
-        usage(stderr);
-        return 2;
-    }
-    char err[512], path[1024];
     MkvReader *r;
-    if (mkv_reader_open(&r, in, err, sizeof(err)) < 0) {
-        fprintf(stderr, "argdec: %s: %s\n", in, err);
-        return 1;
+    int orc = mkv_reader_open(&r, in, err, sizeof(err));
+    if (stdin_path[0]) { /* the reader keeps it open */
+        unlink(stdin_path);
+        cli_tmp_unregister(stdin_path);
+    }
+    if (orc < 0) {
+        cli_error("%s: %s", opt.in, err);
+        return CLI_EXIT_FAIL;
     }
     const MkvTrack *vt = mkv_reader_find_track(r, MKV_TRACK_VIDEO);
     ArgSequenceHeader h;
     if (!vt || strcmp(vt->codec_id, "V_ARG") != 0) {
-        fprintf(stderr, "argdec: %s: no ARG video track (CodecID V_ARG)\n", in);
+        cli_error("%s: no ARG video track (CodecID V_ARG)", opt.in);
         mkv_reader_close(r);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     if (arg_parse_sequence_header(&h, vt->codec_private, vt->codec_private_size, err, sizeof(err)) < 0) {
-        fprintf(stderr, "argdec: %s: %s\n", in, err);
+        cli_error("%s: %s", opt.in, err);
         mkv_reader_close(r);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
-    if (info) {
+    if (opt.info) {
         int rc = info_mode(r, &h);
         mkv_reader_close(r);
         return rc;
     }
-    const char *want = model_arg ? model_arg : h.model_name;
+    const char *want = opt.model ? opt.model : h.model_name;
     if (!want[0] || model_find(want, path, sizeof(path)) < 0) {
-        fprintf(stderr, "argdec: model '%s' not found (give it with -m)\n", want);
+        cli_error("model '%s' not found (give it with -m)", want);
         mkv_reader_close(r);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     ArgModel *model = NULL;
     if (arg_model_load(&model, path, err, sizeof(err)) < 0) {
-        fprintf(stderr, "argdec: %s\n", err);
+        cli_error("%s", err);
         mkv_reader_close(r);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
-    int ret = 1, rc;
+    int ret = CLI_EXIT_FAIL, rc;
     ArgDecoder *dec = NULL;
     Y4mWriter *yw = NULL;
     Y4mImage img = { 0 };
     XXH3_state_t *ht = XXH3_createState(), *hp = XXH3_createState();
     OpusDecoder *od = NULL;
     WavWriter *ww = NULL;
+    CliOut yout = { 0 }, aout = { 0 };
     float *apcm = NULL;
     int ach = 0;
     int64_t askip = 0;           /* 48 kHz samples still to drop (pre-skip) */
@@ -191,84 +237,103 @@ int main(int argc, char **argv)
     Y4mImage rimg = { 0 };
     PsnrAcc acc;
     psnr_acc_init(&acc);
+    CliProgress prog;
+    memset(&prog, 0, sizeof(prog));
+    uint64_t vbytes = 0, abytes = 0;
     ArgSettings s;
     arg_default_settings(&s);
-    s.n_threads = threads;
-    s.gemm = gemm;
-    s.backend = backend;
-    s.device = device;
+    s.n_threads = opt.threads;
+    s.gemm = opt.gemm;
+    s.backend = opt.backend;
+    s.device = opt.device;
     if ((rc = arg_decoder_open_stream(&dec, model, &s, vt->codec_private, vt->codec_private_size,
-                                      force ? ARG_DECODER_IGNORE_MODEL_ID : 0, err, sizeof(err))) < 0) {
-        fprintf(stderr, "argdec: %s%s\n", err,
-                rc == -EINVAL && !force && strstr(err, "but this model") ? "; use the right model or --force" : "");
+                                      opt.force ? ARG_DECODER_IGNORE_MODEL_ID : 0, err, sizeof(err))) < 0) {
+        cli_error("%s%s", err, rc == -EINVAL && strstr(err, "but this model") ? "; use the right model or --force" : "");
         goto out;
     }
     int ychroma = h.chroma == 444 ? Y4M_C444 : h.chroma == 422 ? Y4M_C422 : Y4M_C420JPEG;
     if (!ht || !hp || y4m_image_alloc(&img, h.width, h.height, ychroma) < 0) {
-        fprintf(stderr, "argdec: out of memory\n");
+        cli_error("out of memory");
         goto out;
     }
     XXH3_64bits_reset(ht);
     XXH3_64bits_reset(hp);
-    if (out) {
+    if (opt.out) {
         Y4mInfo yi = { h.width, h.height, (int)h.fps_num, (int)h.fps_den, 0, 0, ychroma,
                        h.range == 2 ? Y4M_RANGE_FULL : Y4M_RANGE_LIMITED };
-        if (y4m_writer_open(&yw, out, &yi, err, sizeof(err)) < 0) {
-            fprintf(stderr, "argdec: %s\n", err);
+        if (cli_out_open(&yout, opt.out) < 0)
+            goto out;
+        if (y4m_writer_open_stream(&yw, yout.f, opt.out, &yi, err, sizeof(err)) < 0) {
+            cli_error("%s", err);
             goto out;
         }
     }
-    if (audio_out) {
+    if (opt.audio) {
         const MkvTrack *at = mkv_reader_find_track(r, MKV_TRACK_AUDIO);
         if (!at || strcmp(at->codec_id, "A_OPUS") || at->codec_private_size < 19 ||
             memcmp(at->codec_private, "OpusHead", 8) || at->codec_private[9] < 1 || at->codec_private[9] > 2) {
-            fprintf(stderr, "argdec: %s has no usable Opus audio track\n", in);
+            cli_error("%s has no usable Opus audio track", opt.in);
             goto out;
         }
         ach = at->codec_private[9];
         askip = at->codec_private[10] | at->codec_private[11] << 8;
         const char *ns = mkv_reader_tag(r, "ARG_AUDIO_SAMPLES"), *nr = mkv_reader_tag(r, "ARG_AUDIO_RATE");
-        if (ns && nr && atoll(nr) > 0)
-            aleft = (int64_t)(strtoull(ns, NULL, 10) * 48000ull / strtoull(nr, NULL, 10));
+        long long vs, vr;
+        if (ns && nr && cli_parse_int64(ns, 0, INT64_MAX / 48000, &vs) == 0 &&
+            cli_parse_int64(nr, 1, 1000000, &vr) == 0)
+            aleft = (int64_t)((uint64_t)vs * 48000ull / (uint64_t)vr);
         int oerr;
         od = opus_decoder_create(48000, ach, &oerr);
         apcm = malloc((size_t)5760 * ach * sizeof(float));
-        if (!od || !apcm || wav_writer_open(&ww, audio_out, 48000, ach, err, sizeof(err)) < 0) {
-            fprintf(stderr, "argdec: cannot set up the audio output: %s\n", err);
+        if (!od || !apcm) {
+            cli_error("cannot set up the Opus decoder");
             goto out;
         }
-        if (ss > 0)
-            fprintf(stderr, "argdec: note: with -ss the audio is still decoded from the start\n");
+        if (cli_out_open(&aout, opt.audio) < 0)
+            goto out;
+        if (wav_writer_open_stream(&ww, aout.f, 48000, ach, aleft > 0 ? (uint64_t)aleft : 0) < 0) {
+            cli_error("cannot write %s", opt.audio);
+            goto out;
+        }
+        if (opt.ss > 0)
+            cli_warn("with -ss the audio is still decoded from the start");
     }
-    if (ref_path) {
-        if (y4m_reader_open(&ref, ref_path, err, sizeof(err)) < 0) {
-            fprintf(stderr, "argdec: %s\n", err);
+    if (opt.ref) {
+        if (y4m_reader_open(&ref, opt.ref, err, sizeof(err)) < 0) {
+            cli_error("%s", err);
             goto out;
         }
         const Y4mInfo *ri = y4m_reader_info(ref);
         int rch = ri->chroma == Y4M_C420MPEG2 || ri->chroma == Y4M_C420PALDV ? Y4M_C420JPEG : ri->chroma;
         if (ri->width != h.width || ri->height != h.height || rch != ychroma ||
             y4m_image_alloc(&rimg, ri->width, ri->height, ri->chroma) < 0) {
-            fprintf(stderr, "argdec: %s: size or chroma differs from the stream\n", ref_path);
+            cli_error("%s: size or chroma differs from the stream", opt.ref);
             goto out;
         }
     }
     Y4mColor col = { h.matrix == 1 ? Y4M_MATRIX_BT709 : Y4M_MATRIX_BT601, h.range == 2, Y4M_UPSAMPLE_BILINEAR };
-    uint64_t start_ns = (uint64_t)(ss * 1e9);
-    if (ss > 0 && (rc = mkv_seek(r, start_ns)) < 0) {
-        fprintf(stderr, "argdec: cannot seek: %s\n", err);
+    uint64_t start_ns = (uint64_t)(opt.ss * 1e9);
+    if (opt.ss > 0 && (rc = mkv_seek(r, start_ns)) < 0) {
+        cli_error("cannot seek to %.3f s: %s", opt.ss, strerror(-rc));
         goto out;
     }
-    struct timespec ts0, ts1;
-    clock_gettime(CLOCK_MONOTONIC, &ts0);
+    double t0 = cli_now();
     MkvPacket p;
-    long written = 0, decoded = 0;
+    int64_t written = 0, decoded = 0, first_pts = -1;
     uint64_t picture_ns = 1000000000ull * h.fps_den / h.fps_num;
+    int64_t total = h.frame_count;
+    if (opt.ss > 0 && total > 0)
+        total -= (int64_t)(opt.ss * h.fps_num / h.fps_den);
+    if (opt.max_frames > 0 && (total <= 0 || opt.max_frames < total))
+        total = opt.max_frames;
+    cli_progress_start(&prog, total > 0 ? total : 0, opt.progress);
+    int want_video = opt.out || opt.verify || opt.ref;
     while ((rc = mkv_read_packet(r, &p)) == 0) {
         if (p.track_type == MKV_TRACK_AUDIO && od) {
+            abytes += p.size;
             int an = opus_decode_float(od, p.data, (opus_int32)p.size, apcm, 5760, 0);
             if (an < 0) {
-                fprintf(stderr, "argdec: corrupt Opus packet at %.3f s\n", p.pts_ns / 1e9);
+                cli_error("corrupt Opus packet at %.3f s", p.pts_ns / 1e9);
                 goto out;
             }
             int from = 0;
@@ -280,7 +345,7 @@ int main(int argc, char **argv)
             if (aleft >= 0 && k > aleft)
                 k = aleft;
             if (k > 0 && wav_writer_write(ww, apcm + (size_t)from * ach, (long)k) < 0) {
-                fprintf(stderr, "argdec: cannot write %s\n", audio_out);
+                cli_error("cannot write %s", opt.audio);
                 goto out;
             }
             if (aleft >= 0)
@@ -289,7 +354,8 @@ int main(int argc, char **argv)
         }
         if (p.track_type != MKV_TRACK_VIDEO)
             continue;
-        if (!out && !verify && !ref)
+        vbytes += p.size;
+        if (!want_video)
             continue;
         /* Matroska times are rounded to 1 ms: the nearest picture */
         int64_t first = (int64_t)(((double)p.pts_ns * h.fps_num / h.fps_den + 5e8) / 1e9);
@@ -298,8 +364,8 @@ int main(int argc, char **argv)
         if (rc == 1)
             continue; /* before the first keyframe */
         if (rc < 0) {
-            fprintf(stderr, "argdec: %s packet at %.3f s (%s)\n", rc == -EBADMSG ? "corrupt" : "cannot decode the",
-                    p.pts_ns / 1e9, strerror(-rc));
+            cli_error("%s packet at %.3f s (%s)", rc == -EBADMSG ? "corrupt" : "cannot decode the", p.pts_ns / 1e9,
+                      strerror(-rc));
             goto out;
         }
         ArgTokens t;
@@ -308,10 +374,12 @@ int main(int argc, char **argv)
         ArgPicture pic;
         while (arg_decoder_get_picture(dec, &pic) == 0) {
             uint64_t this_pts = (uint64_t)pic.pts * picture_ns;
+            if (first_pts < 0)
+                first_pts = pic.pts;
             decoded++;
             if (this_pts + 500000 < start_ns)
                 continue; /* before -ss */
-            if (max_frames >= 0 && written >= max_frames)
+            if (opt.max_frames > 0 && written >= opt.max_frames)
                 continue;
             y4m_rgb_to_yuv(pic.data, pic.stride, pic.plane_stride, &col, &img);
             for (int pl = 0; pl < 3; pl++)
@@ -319,7 +387,7 @@ int main(int argc, char **argv)
                     XXH3_64bits_update(hp, img.data[pl] + y * img.stride[pl], (size_t)img.w[pl]);
             if (ref) {
                 if (y4m_reader_read(ref, &rimg) != 1) {
-                    fprintf(stderr, "argdec: %s has fewer pictures than the stream\n", ref_path);
+                    cli_error("%s has fewer pictures than the stream", opt.ref);
                     goto out;
                 }
                 for (int pl = 0; pl < 3; pl++)
@@ -328,56 +396,115 @@ int main(int argc, char **argv)
                                  (uint64_t)img.w[pl] * img.h[pl]);
             }
             if (yw && y4m_writer_write(yw, &img) < 0) {
-                fprintf(stderr, "argdec: %s\n", y4m_writer_error(yw));
+                cli_error("%s", y4m_writer_error(yw));
                 goto out;
             }
             written++;
+            double el = cli_now() - t0;
+            cli_progress_update(&prog, written, "%.1fx real time",
+                                el > 0 ? written * (double)h.fps_den / h.fps_num / el : 0.0);
         }
-        if (max_frames >= 0 && written >= max_frames && !od)
+        if (opt.max_frames > 0 && written >= opt.max_frames && !od)
             break;
     }
+    cli_progress_end(&prog);
     if (rc < 0) {
-        fprintf(stderr, "argdec: %s: %s\n", in, err);
+        cli_error("%s: %s", opt.in, err);
+        goto out;
+    }
+    int truncated = 0;
+    if (want_video && h.frame_count > 0 && !(opt.max_frames > 0 && written >= opt.max_frames)) {
+        int64_t end = first_pts < 0 ? 0 : first_pts + decoded; /* pictures up to the last decoded one */
+        if (end < (int64_t)h.frame_count) {
+            truncated = 1;
+            if (opt.allow_truncated)
+                cli_warn("%s ends after %" PRId64 " of the %u pictures its header announces (truncated?)", opt.in,
+                         end, h.frame_count);
+            else
+                cli_error("%s ends after %" PRId64 " of the %u pictures its header announces (truncated?); "
+                          "--allow-truncated keeps what was decoded", opt.in, end, h.frame_count);
+        }
+    }
+    if (truncated && !opt.allow_truncated) {
+        ret = EXIT_TRUNCATED;
         goto out;
     }
     if (yw) {
         rc = y4m_writer_close(yw, err, sizeof(err));
         yw = NULL;
         if (rc < 0) {
-            fprintf(stderr, "argdec: %s\n", err);
+            cli_error("%s", err);
             goto out;
         }
+        if (cli_out_commit(&yout) < 0)
+            goto out;
     }
     if (ww) {
         rc = wav_writer_close(ww, 1);
         ww = NULL;
-        if (rc < 0) {
-            fprintf(stderr, "argdec: cannot finish %s\n", audio_out);
+        if (rc < 0 || cli_out_commit(&aout) < 0) {
+            cli_error("cannot finish %s", opt.audio);
             goto out;
         }
     }
+    /* data on stdout: the report moves to stderr when an output takes stdout */
+    FILE *rep = opt.stats && !strcmp(opt.stats, "-") ? stderr : cli_report_stream();
     if (ref) {
         double py = psnr_acc_plane(&acc, 0), pu = psnr_acc_plane(&acc, 1), pv = psnr_acc_plane(&acc, 2);
-        printf("PSNR Y %.3f  U %.3f  V %.3f  YUV(6:1:1) %.3f dB over %ld pictures\n", py, pu, pv,
-               (6 * py + pu + pv) / 8, written);
+        fprintf(rep, "PSNR Y %.3f  U %.3f  V %.3f  YUV(6:1:1) %.3f dB over %" PRId64 " pictures\n", py, pu, pv,
+                (6 * py + pu + pv) / 8, written);
     }
-    if (verify)
-        printf("tokens %016" PRIx64 "\nframes %016" PRIx64 "\npictures %ld\n", (uint64_t)XXH3_64bits_digest(ht),
-               (uint64_t)XXH3_64bits_digest(hp), written);
-    clock_gettime(CLOCK_MONOTONIC, &ts1);
-    double el = (double)(ts1.tv_sec - ts0.tv_sec) + (ts1.tv_nsec - ts0.tv_nsec) * 1e-9;
-    fprintf(stderr, "argdec: %ld pictures %dx%d in %.2f s (%.2f fps) on %s\n", written, h.width, h.height, el,
-            el > 0 ? written / el : 0.0, arg_decoder_backend(dec));
-    ret = 0;
+    if (opt.verify)
+        fprintf(rep, "tokens %016" PRIx64 "\nframes %016" PRIx64 "\npictures %" PRId64 "\n",
+                (uint64_t)XXH3_64bits_digest(ht), (uint64_t)XXH3_64bits_digest(hp), written);
+    double el = cli_now() - t0;
+    cli_info("%" PRId64 " pictures %dx%d in %.2f s (%.2f fps) on %s", written, h.width, h.height, el,
+             el > 0 ? written / el : 0.0, arg_decoder_backend(dec));
+    if (opt.stats) {
+        CliOut so;
+        if (cli_out_open(&so, opt.stats) == 0) {
+            struct stat st;
+            double secs = (double)h.frame_count * h.fps_den / h.fps_num;
+            CliJson j;
+            cli_json_init(&j, so.f, 1);
+            cli_json_object_begin(&j);
+            cli_json_key(&j, "input"); cli_json_string(&j, opt.in);
+            cli_json_key(&j, "model"); cli_json_string(&j, h.model_name);
+            cli_json_key(&j, "width"); cli_json_int(&j, h.width);
+            cli_json_key(&j, "height"); cli_json_int(&j, h.height);
+            cli_json_key(&j, "fps"); cli_json_double(&j, (double)h.fps_num / h.fps_den, "%.6f");
+            cli_json_key(&j, "pictures"); cli_json_int(&j, written);
+            cli_json_key(&j, "header_pictures"); cli_json_int(&j, h.frame_count);
+            cli_json_key(&j, "truncated"); cli_json_bool(&j, truncated);
+            cli_json_key(&j, "elapsed_s"); cli_json_double(&j, el, "%.3f");
+            cli_json_key(&j, "decode_fps"); cli_json_double(&j, el > 0 ? written / el : 0, "%.3f");
+            cli_json_key(&j, "file_bytes");
+            cli_json_uint(&j, stat(in, &st) == 0 && !stdin_path[0] ? (uint64_t)st.st_size : 0);
+            cli_json_key(&j, "video_bytes"); cli_json_uint(&j, vbytes);
+            cli_json_key(&j, "video_kbps"); cli_json_double(&j, secs > 0 ? vbytes * 8 / 1000.0 / secs : 0, "%.3f");
+            cli_json_key(&j, "audio_bytes"); cli_json_uint(&j, abytes);
+            cli_json_key(&j, "audio_kbps"); cli_json_double(&j, secs > 0 && od ? abytes * 8 / 1000.0 / secs : 0, "%.3f");
+            cli_json_key(&j, "backend"); cli_json_string(&j, arg_decoder_backend(dec));
+            cli_json_object_end(&j);
+            if (cli_json_finish(&j) == 0)
+                cli_out_commit(&so);
+            else
+                cli_out_abort(&so);
+        }
+    }
+    ret = CLI_EXIT_OK;
 out:
+    cli_progress_end(&prog);
     y4m_image_free(&rimg);
     y4m_reader_close(ref);
     if (ww)
         wav_writer_close(ww, 0);
+    cli_out_abort(&aout);
     if (od)
         opus_decoder_destroy(od);
     free(apcm);
     y4m_writer_abort(yw);
+    cli_out_abort(&yout);
     y4m_image_free(&img);
     XXH3_freeState(ht);
     XXH3_freeState(hp);

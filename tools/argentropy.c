@@ -18,7 +18,6 @@
 #endif
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -30,6 +29,7 @@
 
 #include <arg/arg.h>
 
+#include "cli.h"
 #include "y4m.h"
 
 #define EXIT_USAGE 2
@@ -45,134 +45,72 @@ typedef struct Options {
     int quiet;
 } Options;
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-        "usage: argentropy -i INPUT.y4m -m MODEL.safetensors [options]\n"
-        "       argentropy --tokens FILE --grid WxH --bits B [options]\n"
-        "\n"
-        "Code a clip's tokens with ARG's entropy coder and report bits per token\n"
-        "against raw, order-0 entropy and zstd -19 of the packed tokens.\n"
-        "\n"
-        "  -i, --input FILE      input Y4M (8-bit 4:2:0, 4:2:2, 4:4:4; \"-\" = stdin)\n"
-        "  -m, --model FILE      model weights (.safetensors)\n"
-        "  -f, --frames N        at most N pictures (or latent frames with --tokens)\n"
-        "  -g, --gop N           latent frames per GOP (default 8)\n"
-        "  -t, --threads N       encoder threads (default 0: one per core)\n"
-        "      --rate-max R      adaptation limit of the contexts, 1..%d (default %d)\n"
-        "      --tokens FILE     read tokens (argtok --tokens-out format) instead\n"
-        "      --grid WxH        token grid of --tokens\n"
-        "      --bits B          bits per token of --tokens (1..%d)\n"
-        "      --tokens-out FILE write the tokens (little-endian uint32)\n"
-        "      --per-bit         also report coded bits per bit index\n"
-        "  -q, --quiet           no notes\n"
-        "  -h, --help            this help\n",
-        ARG_CODER_RATE_MAX_LIMIT, ARG_CODER_RATE_MAX_DEFAULT, ARG_TOKEN_MAX_BITS);
-}
+static Options opt = { .gop = 8, .rate_max = ARG_CODER_RATE_MAX_DEFAULT, .max_frames = 0 };
+static int opt_rate = ARG_CODER_RATE_MAX_DEFAULT;
+static int64_t opt_frames = -1;
 
-static int parse_ll(const char *s, long long lo, long long hi, long long *out)
+static int parse_grid(const char *arg, void *dest)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
+    (void)dest;
+    int w, h, n = 0;
+    if (sscanf(arg, "%dx%d%n", &w, &h, &n) != 2 || arg[n] || w < 1 || h < 1 || w > ARG_TOKEN_MAX_DIM ||
+        h > ARG_TOKEN_MAX_DIM || (size_t)w * (size_t)h > ARG_TOKEN_MAX_COUNT)
+        return -EINVAL;
+    opt.tw = w;
+    opt.th = h;
     return 0;
 }
 
+static CliOpt opts[] = {
+    CLI_OPT_STRING("-i --input", &opt.input, "FILE", "input Y4M (8-bit 4:2:0, 4:2:2, 4:4:4; '-' = stdin)"),
+    CLI_OPT_STRING("-m --model", &opt.model, "FILE", "model weights (.safetensors)"),
+    CLI_OPT_INT64("-frames:v --frames", &opt_frames, 1, INT64_MAX, "N",
+                  "at most N pictures (or latent frames with --tokens)"),
+    CLI_OPT_INT("-g --gop", &opt.gop, 1, 1 << 20, "N", "latent frames per GOP (default 8)"),
+    CLI_OPT_INT("--threads", &opt.threads, 0, 256, "N", "encoder threads (default 0: one per core)"),
+    CLI_OPT_INT("--rate-max", &opt_rate, 1, ARG_CODER_RATE_MAX_LIMIT, "R",
+                "adaptation limit of the contexts (default 5)"),
+    CLI_OPT_STRING("--tokens", &opt.tokens_in, "FILE", "read tokens (argtok --tokens-out format) instead"),
+    CLI_OPT_CUSTOM("--grid", &opt.tw, parse_grid, "WxH tokens, e.g. 40x23", "WxH", "token grid of --tokens"),
+    CLI_OPT_INT("--bits", &opt.bits, 1, ARG_TOKEN_MAX_BITS, "B", "bits per token of --tokens"),
+    CLI_OPT_STRING("--tokens-out", &opt.tokens_out, "FILE", "write the tokens (little-endian uint32)"),
+    CLI_OPT_FLAG("--per-bit", &opt.per_bit, "also report coded bits per bit index"),
+    CLI_OPT_FLAG("--quiet", &opt.quiet, "no notes"),
+    CLI_OPT_END,
+};
+
+static const CliHint hints[] = {
+    { "-f", "use --frames N" },
+    { "-t", "use --threads N (-t is a duration in ffmpeg)" },
+    { "-q", "use --quiet (-q picks an operating point in argenc)" },
+    CLI_HINT_END,
+};
+
+static const CliTool tool = {
+    .name = "argentropy",
+    .synopsis = "-i INPUT.y4m -m MODEL.safetensors [options]\n"
+                "       argentropy --tokens FILE --grid WxH --bits B [options]",
+    .about = "Code a clip's tokens with ARG's entropy coder and report bits per token\n"
+             "against raw, order-0 entropy and zstd -19 of the packed tokens.",
+    .opts = opts,
+    .hints = hints,
+};
+
 static int parse_options(int argc, char **argv, Options *o)
 {
-    enum { OPT_RATE = 256, OPT_TOKENS, OPT_GRID, OPT_BITS, OPT_TOKENS_OUT, OPT_PER_BIT };
-    static const struct option longopts[] = {
-        { "input", required_argument, NULL, 'i' },
-        { "model", required_argument, NULL, 'm' },
-        { "frames", required_argument, NULL, 'f' },
-        { "gop", required_argument, NULL, 'g' },
-        { "threads", required_argument, NULL, 't' },
-        { "rate-max", required_argument, NULL, OPT_RATE },
-        { "tokens", required_argument, NULL, OPT_TOKENS },
-        { "grid", required_argument, NULL, OPT_GRID },
-        { "bits", required_argument, NULL, OPT_BITS },
-        { "tokens-out", required_argument, NULL, OPT_TOKENS_OUT },
-        { "per-bit", no_argument, NULL, OPT_PER_BIT },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    memset(o, 0, sizeof(*o));
-    o->gop = 8;
-    o->rate_max = ARG_CODER_RATE_MAX_DEFAULT;
-    long long v;
-    int c;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":i:m:f:g:t:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i': o->input = optarg; break;
-        case 'm': o->model = optarg; break;
-        case OPT_TOKENS: o->tokens_in = optarg; break;
-        case OPT_TOKENS_OUT: o->tokens_out = optarg; break;
-        case OPT_PER_BIT: o->per_bit = 1; break;
-        case 'f':
-            if (parse_ll(optarg, 1, INT64_MAX, &v) < 0)
-                goto bad;
-            o->max_frames = v;
-            break;
-        case 'g':
-            if (parse_ll(optarg, 1, 1 << 20, &v) < 0)
-                goto bad;
-            o->gop = (int)v;
-            break;
-        case 't':
-            if (parse_ll(optarg, 0, 1024, &v) < 0)
-                goto bad;
-            o->threads = (int)v;
-            break;
-        case OPT_RATE:
-            if (parse_ll(optarg, 1, ARG_CODER_RATE_MAX_LIMIT, &v) < 0)
-                goto bad;
-            o->rate_max = (unsigned)v;
-            break;
-        case OPT_BITS:
-            if (parse_ll(optarg, 1, ARG_TOKEN_MAX_BITS, &v) < 0)
-                goto bad;
-            o->bits = (int)v;
-            break;
-        case OPT_GRID:
-            if (sscanf(optarg, "%dx%d", &o->tw, &o->th) != 2 || o->tw < 1 || o->th < 1 ||
-                o->tw > ARG_TOKEN_MAX_DIM || o->th > ARG_TOKEN_MAX_DIM ||
-                (size_t)o->tw * (size_t)o->th > ARG_TOKEN_MAX_COUNT)
-                goto bad;
-            break;
-        case 'q': o->quiet = 1; break;
-        case 'h': usage(stdout); exit(0);
-        case ':':
-            fprintf(stderr, "argentropy: option '%s' needs a value\n", argv[optind - 1]);
-            return -1;
-        default:
-            fprintf(stderr, "argentropy: unknown option '%s' (try --help)\n", argv[optind - 1]);
+    cli_parse_or_exit(&tool, argc, argv);
+    opt.rate_max = (unsigned)opt_rate;
+    opt.max_frames = opt_frames > 0 ? opt_frames : 0;
+    if (opt.tokens_in) {
+        if (!opt.tw || !opt.bits) {
+            cli_error("--tokens needs --grid WxH and --bits B");
             return -1;
         }
-        continue;
-    bad:
-        fprintf(stderr, "argentropy: bad value '%s' for %s (try --help)\n", optarg,
-                argv[optind - 1]);
+    } else if (!opt.input || !opt.model) {
+        cli_error("%s is required (try --help)", !opt.input ? "-i INPUT.y4m" : "-m MODEL.safetensors");
         return -1;
     }
-    if (optind < argc) {
-        fprintf(stderr, "argentropy: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    if (o->tokens_in) {
-        if (!o->tw || !o->bits) {
-            fprintf(stderr, "argentropy: --tokens needs --grid WxH and --bits B\n");
-            return -1;
-        }
-    } else if (!o->input || !o->model) {
-        fprintf(stderr, "argentropy: %s is required (try --help)\n",
-                !o->input ? "-i INPUT.y4m" : "-m MODEL.safetensors");
-        return -1;
-    }
+    *o = opt;
     return 0;
 }
 

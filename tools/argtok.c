@@ -74,11 +74,11 @@ static const CliOpt opts[] = {
                    "write the reconstruction as Y4M (\"-\" = stdout, the report\n"
                    "then goes to stderr); 4:2:0 input gives 420jpeg output\n"
                    "(box-averaged chroma)"),
-    CLI_OPT_INT64("-f --frames -frames:v", &g_opt.max_frames, 1, INT64_MAX, "N",
+    CLI_OPT_INT64("--frames -frames:v", &g_opt.max_frames, 1, INT64_MAX, "N",
                   "process at most N pictures (default: all)"),
-    CLI_OPT_INT("-t --threads", &g_opt.threads, 0, 1024, "N",
+    CLI_OPT_INT("--threads", &g_opt.threads, 0, 1024, "N",
                 "worker threads (default 0: one per online core)"),
-    CLI_OPT_GEMM("-g --gemm", &g_opt.gemm),
+    CLI_OPT_GEMM("--gemm", &g_opt.gemm),
     CLI_OPT_BACKEND(&g_opt.backend),
     CLI_OPT_DEVICE(&g_opt.device),
     CLI_OPT_STRING("--tokens-out", &g_opt.tokens_out, "FILE",
@@ -92,8 +92,17 @@ static const CliOpt opts[] = {
                  "chroma upsampling: bilinear (default) or nearest"),
     CLI_OPT_OVERWRITE_YES,
     CLI_OPT_OVERWRITE_NO,
-    CLI_OPT_FLAG("-q --quiet", &cli_quiet, "no progress line and no notes (results still printed)"),
+    CLI_OPT_FLAG("--quiet", &cli_quiet, "no progress line and no notes (results still printed)"),
     CLI_OPT_END,
+};
+
+/* Short spellings that mean something else in the other tools or in ffmpeg. */
+static const CliHint hints[] = {
+    { "-f", "use --frames N (-f is a format in ffmpeg)" },
+    { "-t", "use --threads N (-t is a duration in argenc's and ffmpeg's sense)" },
+    { "-g", "use --gemm KIND (-g is the GOP length in argenc)" },
+    { "-q", "use --quiet (-q picks an operating point in argenc)" },
+    CLI_HINT_END,
 };
 
 static const CliTool tool = {
@@ -102,6 +111,7 @@ static const CliTool tool = {
     .about = "Encode a Y4M clip into ARG tokens, decode them again, and report the raw\n"
              "token rate, encode/decode speed and PSNR of the reconstruction.",
     .opts = opts,
+    .hints = hints,
     .epilog =
         "PSNR-Y/U/V compare the input planes with the reconstruction converted back\n"
         "to the input's YUV layout; PSNR-RGB compares the input converted to RGB with\n"

@@ -52,9 +52,9 @@ err_has "-m FILE is required"
 expect 2 "argtok --frames abc" "$tok" -i "$work/a.y4m" -m "$model" --frames abc
 err_has "--frames wants an integer >= 1, got 'abc'"
 expect 2 "argtok --frames -3" "$tok" -i "$work/a.y4m" -m "$model" --frames -3
-expect 2 "argtok -f 0" "$tok" -i "$work/a.y4m" -m "$model" -f 0
-expect 2 "argtok -t 2000" "$tok" -i "$work/a.y4m" -m "$model" -t 2000
-err_has "-t wants an integer 0..1024, got '2000'"
+expect 2 "argtok --frames 0" "$tok" -i "$work/a.y4m" -m "$model" --frames 0
+expect 2 "argtok --threads 2000" "$tok" -i "$work/a.y4m" -m "$model" --threads 2000
+err_has "--threads wants an integer 0..1024, got '2000'"
 expect 2 "argtok --gemm fast" "$tok" -i "$work/a.y4m" -m "$model" --gemm fast
 err_has "--gemm wants auto, builtin, blas or reference, got 'fast'"
 expect 2 "argtok --device 256" "$tok" -i "$work/a.y4m" -m "$model" --device 256
@@ -67,7 +67,7 @@ expect 2 "argtok two outputs on stdout" "$tok" -i "$work/a.y4m" -m "$model" -o -
 expect 2 "argtok -y -n" "$tok" -i "$work/a.y4m" -m "$model" -y -n
 
 o=$work/r.y4m t=$work/t.bin s=$work/s.json
-expect 0 "argtok writes -o, --tokens-out, --stats" "$tok" -i "$work/a.y4m" -m "$model" -t 1 -q \
+expect 0 "argtok writes -o, --tokens-out, --stats" "$tok" -i "$work/a.y4m" -m "$model" --threads 1 --quiet \
     -o "$o" --tokens-out "$t" --stats "$s"
 [ "$(grep -c FRAME "$o")" -eq 6 ] || ko "-o has 6 pictures"
 [ "$(stat -c %a "$o")" = 644 ] && [ "$(stat -c %a "$t")" = 644 ] && [ "$(stat -c %a "$s")" = 644 ] ||
@@ -80,21 +80,21 @@ tw=$(sed -n 's/.*"tokens_w": \([0-9]*\).*/\1/p' "$s")
 th=$(sed -n 's/.*"tokens_h": \([0-9]*\).*/\1/p' "$s")
 [ "$(stat -c %s "$t")" -eq $((lat * tw * th * 4)) ] || ko "--tokens-out size: latent frames x tokens x 4"
 sum=$(cksum <"$o")
-expect 1 "argtok over an existing output" "$tok" -i "$work/a.y4m" -m "$model" -q -o "$o"
+expect 1 "argtok over an existing output" "$tok" -i "$work/a.y4m" -m "$model" --quiet -o "$o"
 err_has "'$o' exists; use -y to overwrite"
-expect 1 "argtok -n over an existing --stats" "$tok" -i "$work/a.y4m" -m "$model" -q --stats "$s" -n
+expect 1 "argtok -n over an existing --stats" "$tok" -i "$work/a.y4m" -m "$model" --quiet --stats "$s" -n
 err_has "exists and -n forbids overwriting it"
 [ "$(cksum <"$o")" = "$sum" ] || ko "a refused output is untouched"
-expect 0 "argtok -y" "$tok" -i "$work/a.y4m" -m "$model" -q -t 1 -o "$o" --frames 2 -y
+expect 0 "argtok -y" "$tok" -i "$work/a.y4m" -m "$model" --quiet --threads 1 -o "$o" --frames 2 -y
 [ "$(grep -c FRAME "$o")" -eq 2 ] || ko "-y replaced the output"
-expect 0 "argtok -o -" "$tok" -i "$work/a.y4m" -m "$model" -q -t 1 -o -
+expect 0 "argtok -o -" "$tok" -i "$work/a.y4m" -m "$model" --quiet --threads 1 -o -
 [ "$(head -c 9 "$work/out")" = YUV4MPEG2 ] || ko "-o -: the Y4M on stdout"
 grep -q '^PSNR: ' "$work/err" || ko "-o -: the report on stderr"
 [ ! -e "$work/-" ] && [ ! -e ./- ] || ko "-o - made a file named -"
-expect 0 "argtok --stats -" "$tok" -i "$work/a.y4m" -m "$model" -q -t 1 --stats -
+expect 0 "argtok --stats -" "$tok" -i "$work/a.y4m" -m "$model" --quiet --threads 1 --stats -
 grep -q '"tool": "argtok"' "$work/out" || ko "--stats -: the JSON on stdout"
 grep -q '^PSNR: ' "$work/err" || ko "--stats -: the report on stderr"
-expect 1 "argtok -o into a missing folder" "$tok" -i "$work/a.y4m" -m "$model" -q -o "$work/no/such/x.y4m"
+expect 1 "argtok -o into a missing folder" "$tok" -i "$work/a.y4m" -m "$model" --quiet -o "$work/no/such/x.y4m"
 
 # a slow producer: a picture every 0.3 s, or two and then a pause
 slow() {
@@ -112,7 +112,7 @@ rm -f "$work"/int.*
 mkfifo "$work/fifo"
 slow steady >"$work/fifo" &
 prod=$!
-"$tok" -i "$work/fifo" -m "$model" -t 1 -o "$work/int.y4m" --stats "$work/int.json" >"$work/out" 2>"$work/err" &
+"$tok" -i "$work/fifo" -m "$model" --threads 1 -o "$work/int.y4m" --stats "$work/int.json" >"$work/out" 2>"$work/err" &
 pid=$!
 sleep 1.5
 kill -TERM "$pid"
@@ -129,7 +129,7 @@ grep -q "interrupted: the outputs and the report cover the first" "$work/err" &&
 rm -f "$work"/int.*
 slow pause >"$work/fifo" &
 prod=$!
-"$tok" -i "$work/fifo" -m "$model" -t 1 -o "$work/int.y4m" --tokens-out "$work/int.bin" >"$work/out" 2>"$work/err" &
+"$tok" -i "$work/fifo" -m "$model" --threads 1 -o "$work/int.y4m" --tokens-out "$work/int.bin" >"$work/out" 2>"$work/err" &
 pid=$!
 sleep 1.5
 [ -n "$(ls "$work" | grep 'int.y4m.tmp.')" ] && ok || ko "a temporary file while writing"
@@ -151,10 +151,10 @@ grep -q '^argbench (ARG) [0-9][0-9.]*$' "$work/out" || ko "argbench --version"
 expect 0 "argbench --help" "$bench" --help
 grep -q '^usage: argbench ' "$work/out" || ko "argbench --help prints the usage"
 expect 0 "argbench --list-devices" "$bench" --list-devices
-expect 2 "argbench without -m" "$bench" -n 2
-expect 2 "argbench -n 0" "$bench" -m "$model" -n 0
-err_has "-n wants an integer 1..1000000, got '0'"
-expect 2 "argbench -n abc" "$bench" -m "$model" -n abc
+expect 2 "argbench without -m" "$bench" --frames 2
+expect 2 "argbench --frames 0" "$bench" -m "$model" --frames 0
+err_has "--frames wants an integer 1..1000000, got '0'"
+expect 2 "argbench --frames abc" "$bench" -m "$model" --frames abc
 expect 2 "argbench -s 640" "$bench" -m "$model" -s 640
 err_has "-s wants WxH"
 expect 2 "argbench -s 0x10" "$bench" -m "$model" -s 0x10
@@ -163,7 +163,7 @@ expect 2 "argbench --threads x" "$bench" -m "$model" --threads x
 expect 2 "argbench --peak-gflops inf" "$bench" -m "$model" --peak-gflops inf
 expect 2 "argbench --backend gpu" "$bench" -m "$model" --backend gpu
 err_has "--backend wants cpu, vulkan, auto or both"
-expect 0 "argbench runs" "$bench" -m "$model" -s 16x16 -n 2 --threads 1 --backend cpu --gemm builtin
+expect 0 "argbench runs" "$bench" -m "$model" -s 16x16 --frames 2 --threads 1 --backend cpu --gemm builtin
 grep -q '^  encode ' "$work/out" && grep -q '^16x16, 2 frames:' "$work/out" || ko "argbench prints the speeds"
 
 echo "$pass passed, $fail failed"

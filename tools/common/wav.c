@@ -186,6 +186,7 @@ struct WavWriter {
     int channels, rate;
     uint64_t frames;
     int failed;
+    int stream;             /* the caller's FILE: not closed, maybe not seekable */
 };
 
 static void put32le(uint8_t *p, uint32_t v)
@@ -256,6 +257,28 @@ int wav_writer_open(WavWriter **out, const char *path, int rate, int ch, char *e
     return 0;
 }
 
+int wav_writer_open_stream(WavWriter **out, FILE *f, int rate, int ch, uint64_t expected_frames)
+{
+    *out = NULL;
+    if (!f || rate < 1 || ch < 1 || ch > 8)
+        return -EINVAL;
+    WavWriter *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->f = f;
+    w->rate = rate;
+    w->channels = ch;
+    w->stream = 1;
+    uint8_t h[44];
+    header(h, rate, ch, expected_frames ? expected_frames : ~0ull);
+    if (fwrite(h, 1, 44, f) != 44) {
+        free(w);
+        return -EIO;
+    }
+    *out = w;
+    return 0;
+}
+
 int wav_writer_write(WavWriter *w, const float *in, long frames)
 {
     uint8_t buf[4096];
@@ -280,6 +303,22 @@ int wav_writer_close(WavWriter *w, int commit)
     if (!w)
         return -EINVAL;
     int rc = 0;
+    if (w->stream) {
+        if (commit && !w->failed) {
+            long end = ftell(w->f);
+            uint8_t h[44];
+            header(h, w->rate, w->channels, w->frames);
+            if (end >= 44 && fseek(w->f, end - 44 - (long)(w->frames * (uint64_t)w->channels * 2), SEEK_SET) == 0) {
+                if (fwrite(h, 1, 44, w->f) != 44 || fseek(w->f, end, SEEK_SET) != 0)
+                    rc = -EIO;
+            }
+            if (fflush(w->f) != 0)
+                rc = -EIO;
+        }
+        rc = w->failed ? -EIO : rc;
+        free(w);
+        return rc;
+    }
     if (commit && !w->failed && fseek(w->f, 0, SEEK_SET) == 0) {
         uint8_t h[44];
         header(h, w->rate, w->channels, w->frames);

@@ -28,6 +28,12 @@ typedef struct WavWriter WavWriter;
 /* 16-bit PCM; a file path is written atomically (PATH.tmp.XXXXXX + rename). */
 int wav_writer_open(WavWriter **out, const char *path, int sample_rate, int channels,
                     char *err, size_t errlen);
+/* The same into a stream the caller owns (stdout, a CliOut): the header
+ * announces expected_frames (0: unknown, the largest size), and is
+ * rewritten with the true count at close when the stream can seek. Close
+ * flushes the stream but does not close it. */
+int wav_writer_open_stream(WavWriter **out, FILE *f, int sample_rate, int channels,
+                           uint64_t expected_frames);
 int wav_writer_write(WavWriter *w, const float *in, long frames);
 int wav_writer_close(WavWriter *w, int commit);
 
