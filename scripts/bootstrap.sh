@@ -19,6 +19,8 @@ PACKAGES=(
     ffmpeg mkvtoolnix zstd time xxhash ca-certificates
     # rate-distortion harness (conformance/rd): anchors, plots, PCHIP cross-check
     x265 svt-av1 aom-tools gnuplot-nox python3-scipy
+    # activity pass: the ActEV JSON schema check of arganalyze's output
+    python3-jsonschema
 )
 
 check_only=0

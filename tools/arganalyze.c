@@ -1,0 +1,399 @@
+/* arganalyze: activities of an ARG stream as ActEV SDL v2 JSON, from the
+ * tokens alone (a token-only decoder: no picture is decoded). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arg/analysis.h"
+#include "arg/arg.h"
+#include "arg_mkv.h"
+#include "cli.h"
+
+static struct {
+    const char *in, *out, *name, *stats, *proposals;
+    double fg_bits, min_cube_fg, min_score;
+} opt = { NULL, NULL, NULL, NULL, NULL, -1, -1, -1 };
+
+static const CliOpt opts[] = {
+    { .names = "-i --input", .kind = CLI_STRING, .dest = &opt.in, .metavar = "FILE",
+      .help = "ARG stream (Matroska, .mkv)", .flags = CLI_REQUIRED },
+    { .names = "-o --output", .kind = CLI_STRING, .dest = &opt.out, .metavar = "FILE",
+      .help = "ActEV SDL v2 system output (JSON, written atomically; '-' for stdout)",
+      .flags = CLI_REQUIRED },
+    CLI_OPT_STRING("--name", &opt.name, "NAME",
+                   "the video's name in the JSON (default: the input's file name;\n"
+                   "characters other than A-Z a-z 0-9 _ - . become _)"),
+    CLI_OPT_STRING("--stats", &opt.stats, "FILE", "write statistics and speed as JSON"),
+    CLI_OPT_STRING("--proposals", &opt.proposals, "FILE",
+                   "write the cube proposals (before activity scoring) as JSON"),
+    CLI_OPT_DOUBLE("--fg-bits", &opt.fg_bits, 0.1, 32, "X",
+                   "foreground threshold, weighted Hamming bits (default 3)"),
+    CLI_OPT_DOUBLE("--min-cube-fg", &opt.min_cube_fg, 0, 1, "X",
+                   "smallest mean foreground fraction of a kept cube (default 0.15)"),
+    CLI_OPT_DOUBLE("--min-score", &opt.min_score, 0, 1, "X",
+                   "smallest presence confidence reported (default 0.1)"),
+    { .names = "-q --quiet", .kind = CLI_FLAG, .dest = &cli_quiet, .help = "no progress line or summary" },
+    CLI_OPT_OVERWRITE_YES,
+    CLI_OPT_OVERWRITE_NO,
+    CLI_OPT_END,
+};
+
+static const CliTool tool = {
+    .name = "arganalyze",
+    .synopsis = "-i VIDEO.mkv -o ACTIVITIES.json [options]",
+    .about = "Finds activities (person_walks, person_stands, person_enters_scene,\n"
+             "person_exits_scene, vehicle_moves, vehicle_starts, vehicle_stops,\n"
+             "vehicle_turns_left, vehicle_turns_right) in an ARG stream from its tokens,\n"
+             "without decoding pictures, and writes them as ActEV SDL v2 JSON (frames\n"
+             "1-based, boxes in source pixels). A stream that cannot be read still gives\n"
+             "a valid JSON whose processingReport says \"fail\" and why (exit status 1).",
+    .opts = opts,
+};
+
+/* The ActEV schema's file names: [A-Za-z0-9_.-]+ */
+static void video_name(const char *path, char *out, size_t size)
+{
+    const char *base = opt.name ? opt.name : path;
+    if (!opt.name) {
+        const char *s = strrchr(path, '/');
+        if (s)
+            base = s + 1;
+    }
+    size_t k = 0;
+    for (const char *p = base; *p && k + 1 < size; p++) {
+        char c = *p;
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-' || c == '.';
+        out[k++] = ok ? c : '_';
+    }
+    out[k] = 0;
+    if (k == 0)
+        snprintf(out, size, "video");
+}
+
+static void json_frame_key(CliJson *j, int64_t frame)
+{
+    char k[32];
+    snprintf(k, sizeof(k), "%lld", (long long)frame);
+    cli_json_key(j, k);
+}
+
+static void json_box(CliJson *j, const ArgBox *b)
+{
+    cli_json_object_begin(j);
+    cli_json_key(j, "boundingBox");
+    cli_json_object_begin(j);
+    cli_json_key(j, "x");
+    cli_json_int(j, b->x);
+    cli_json_key(j, "y");
+    cli_json_int(j, b->y);
+    cli_json_key(j, "w");
+    cli_json_int(j, b->w);
+    cli_json_key(j, "h");
+    cli_json_int(j, b->h);
+    cli_json_object_end(j);
+    cli_json_object_end(j);
+}
+
+static void json_stats(CliJson *j, const ArgAnalysisStats *st, double secs, double fps)
+{
+    cli_json_object_begin(j);
+    cli_json_key(j, "latent_frames");
+    cli_json_int(j, st->latent_frames);
+    cli_json_key(j, "pictures");
+    cli_json_int(j, st->pictures);
+    cli_json_key(j, "foreground_cells");
+    cli_json_int(j, st->fg_cells);
+    cli_json_key(j, "detections");
+    cli_json_int(j, st->detections);
+    cli_json_key(j, "tracks");
+    cli_json_int(j, st->confirmed_tracks);
+    cli_json_key(j, "proposals");
+    cli_json_int(j, st->proposals);
+    cli_json_key(j, "proposals_kept");
+    cli_json_int(j, st->proposals_kept);
+    cli_json_key(j, "candidates");
+    cli_json_int(j, st->candidates);
+    cli_json_key(j, "instances");
+    cli_json_int(j, st->instances);
+    cli_json_key(j, "seconds");
+    cli_json_double(j, secs, "%.4f");
+    double pps = secs > 0 ? st->pictures / secs : 0;
+    cli_json_key(j, "pictures_per_second");
+    cli_json_double(j, pps, "%.1f");
+    cli_json_key(j, "x_real_time");
+    cli_json_double(j, fps > 0 ? pps / fps : 0, "%.1f");
+    cli_json_object_end(j);
+}
+
+/* The system output: success with activities, or fail with a message. */
+static int write_output(const char *path, const char *name, ArgAnalysis *an, const char *fail,
+                        const ArgAnalysisStats *st, double secs, double fps)
+{
+    CliOut o;
+    if (cli_out_open(&o, path) < 0)
+        return -1;
+    CliJson j;
+    cli_json_init(&j, o.f, 2);
+    cli_json_object_begin(&j);
+    cli_json_key(&j, "filesProcessed");
+    cli_json_array_begin(&j);
+    cli_json_string(&j, name);
+    cli_json_array_end(&j);
+    cli_json_key(&j, "processingReport");
+    cli_json_object_begin(&j);
+    cli_json_key(&j, "fileStatuses");
+    cli_json_object_begin(&j);
+    cli_json_key(&j, name);
+    cli_json_object_begin(&j);
+    cli_json_key(&j, "status");
+    cli_json_string(&j, fail ? "fail" : "success");
+    cli_json_key(&j, "message");
+    cli_json_string(&j, fail ? fail : "analysed from tokens (arganalyze)");
+    cli_json_object_end(&j);
+    cli_json_object_end(&j);
+    cli_json_key(&j, "siteSpecific");
+    if (st)
+        json_stats(&j, st, secs, fps);
+    else {
+        cli_json_object_begin(&j);
+        cli_json_object_end(&j);
+    }
+    cli_json_object_end(&j);
+    cli_json_key(&j, "activities");
+    cli_json_array_begin(&j);
+    const ArgActivity *acts = NULL;
+    int n = (!fail && an) ? arg_analysis_activities(an, &acts) : 0;
+    for (int i = 0; i < n; i++) {
+        const ArgActivity *a = &acts[i];
+        cli_json_object_begin(&j);
+        cli_json_key(&j, "activity");
+        cli_json_string(&j, arg_activity_name(a->type));
+        cli_json_key(&j, "activityID");
+        cli_json_int(&j, i + 1);
+        cli_json_key(&j, "presenceConf");
+        cli_json_double(&j, a->score, "%.6f");
+        cli_json_key(&j, "localization");
+        cli_json_object_begin(&j);
+        cli_json_key(&j, name);
+        cli_json_object_begin(&j);
+        json_frame_key(&j, a->first + 1);
+        cli_json_int(&j, 1);
+        json_frame_key(&j, a->end + 1);
+        cli_json_int(&j, 0);
+        cli_json_object_end(&j);
+        cli_json_object_end(&j);
+        cli_json_key(&j, "objects");
+        cli_json_array_begin(&j);
+        cli_json_object_begin(&j);
+        cli_json_key(&j, "objectType");
+        cli_json_string(&j, arg_object_name(a->object_type));
+        cli_json_key(&j, "objectID");
+        cli_json_int(&j, a->track_id);
+        cli_json_key(&j, "localization");
+        cli_json_object_begin(&j);
+        cli_json_key(&j, name);
+        cli_json_object_begin(&j);
+        for (int b = 0; b < a->n_boxes; b++) {
+            json_frame_key(&j, a->boxes[b].picture + 1);
+            json_box(&j, &a->boxes[b].box);
+        }
+        json_frame_key(&j, a->end + 1);
+        cli_json_object_begin(&j);
+        cli_json_object_end(&j);
+        cli_json_object_end(&j);
+        cli_json_object_end(&j);
+        cli_json_object_end(&j);
+        cli_json_array_end(&j);
+        cli_json_object_end(&j);
+    }
+    cli_json_array_end(&j);
+    cli_json_object_end(&j);
+    if (cli_json_finish(&j) < 0) {
+        cli_error("internal error: malformed JSON");
+        cli_out_abort(&o);
+        return -1;
+    }
+    return cli_out_commit(&o) < 0 ? -1 : 0;
+}
+
+static int write_proposals(const char *path, ArgAnalysis *an)
+{
+    CliOut o;
+    if (cli_out_open(&o, path) < 0)
+        return -1;
+    CliJson j;
+    cli_json_init(&j, o.f, 2);
+    cli_json_object_begin(&j);
+    cli_json_key(&j, "proposals");
+    cli_json_array_begin(&j);
+    const ArgProposal *p = NULL;
+    int n = arg_analysis_proposals(an, &p);
+    for (int i = 0; i < n; i++) {
+        cli_json_object_begin(&j);
+        cli_json_key(&j, "track");
+        cli_json_int(&j, p[i].track_id);
+        cli_json_key(&j, "objectType");
+        cli_json_string(&j, arg_object_name(p[i].object_type));
+        cli_json_key(&j, "first");
+        cli_json_int(&j, p[i].first + 1);
+        cli_json_key(&j, "end");
+        cli_json_int(&j, p[i].end + 1);
+        cli_json_key(&j, "box");
+        cli_json_array_begin(&j);
+        cli_json_int(&j, p[i].box.x);
+        cli_json_int(&j, p[i].box.y);
+        cli_json_int(&j, p[i].box.w);
+        cli_json_int(&j, p[i].box.h);
+        cli_json_array_end(&j);
+        cli_json_key(&j, "fg");
+        cli_json_double(&j, p[i].fg, "%.4f");
+        cli_json_key(&j, "kept");
+        cli_json_bool(&j, p[i].kept);
+        cli_json_object_end(&j);
+    }
+    cli_json_array_end(&j);
+    cli_json_object_end(&j);
+    cli_json_finish(&j);
+    return cli_out_commit(&o) < 0 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli_parse_or_exit(&tool, argc, argv);
+    if (cli_check_overwrite(opt.out) < 0)
+        return CLI_EXIT_USAGE;
+    cli_signals_install(0);
+    char name[256], err[256] = "", fail[512] = "";
+    video_name(opt.in, name, sizeof(name));
+
+    MkvReader *r = NULL;
+    ArgDecoder *dec = NULL;
+    ArgAnalysis *an = NULL;
+    ArgSequenceHeader h;
+    ArgAnalysisStats st;
+    memset(&st, 0, sizeof(st));
+    double t0 = cli_now(), fps = 0;
+    long corrupt = 0;
+    int status = CLI_EXIT_OK, rc;
+    CliProgress prog;
+    memset(&prog, 0, sizeof(prog));
+
+    if (mkv_reader_open(&r, opt.in, err, sizeof(err)) < 0) {
+        snprintf(fail, sizeof(fail), "cannot read %s: %s", opt.in, err);
+        goto done;
+    }
+    const MkvTrack *vt = mkv_reader_find_track(r, MKV_TRACK_VIDEO);
+    if (!vt || strcmp(vt->codec_id, "V_ARG")) {
+        snprintf(fail, sizeof(fail), "%s has no ARG video track", opt.in);
+        goto done;
+    }
+    if (arg_parse_sequence_header(&h, vt->codec_private, vt->codec_private_size, err, sizeof(err)) < 0) {
+        snprintf(fail, sizeof(fail), "bad sequence header: %s", err);
+        goto done;
+    }
+    fps = h.fps_den ? (double)h.fps_num / h.fps_den : 0;
+    if ((rc = arg_decoder_open_stream(&dec, NULL, NULL, vt->codec_private, vt->codec_private_size, 0,
+                                      err, sizeof(err))) < 0) {
+        snprintf(fail, sizeof(fail), "cannot open a token decoder: %s", err[0] ? err : strerror(-rc));
+        goto done;
+    }
+    ArgAnalysisSettings s;
+    arg_analysis_default_settings(&s);
+    if (opt.fg_bits > 0)
+        s.fg_bits = opt.fg_bits;
+    if (opt.min_cube_fg >= 0)
+        s.min_cube_fg = opt.min_cube_fg;
+    if (opt.min_score >= 0)
+        s.min_score = opt.min_score;
+    if ((rc = arg_analysis_open(&an, &s, &h)) < 0) {
+        snprintf(fail, sizeof(fail), "cannot start the analysis: %s", strerror(-rc));
+        goto done;
+    }
+    cli_progress_start(&prog, h.frame_count, 0);
+    MkvPacket p;
+    int64_t next_pic = 0;
+    while ((rc = mkv_read_packet(r, &p)) == 0) {
+        if (cli_interrupted())
+            break;
+        if (p.track_type != MKV_TRACK_VIDEO)
+            continue;
+        /* Matroska times are rounded to 1 ms: the nearest picture */
+        int64_t first = h.fps_num ? (int64_t)(((double)p.pts_ns * h.fps_num / h.fps_den + 5e8) / 1e9) : next_pic;
+        ArgPacket ap = { p.data, p.size, first, 0, 0, { 0 } };
+        rc = arg_decoder_send_packet(dec, &ap);
+        if (rc == 1)
+            continue; /* before the first keyframe */
+        if (rc == -EBADMSG) {
+            corrupt++;
+            cli_warn("corrupt packet at %.3f s: skipped to the next keyframe", p.pts_ns / 1e9);
+            continue;
+        }
+        if (rc < 0) {
+            snprintf(fail, sizeof(fail), "cannot decode the packet at %.3f s: %s", p.pts_ns / 1e9,
+                     strerror(-rc));
+            break;
+        }
+        ArgTokens t;
+        if (arg_decoder_get_tokens(dec, &t) < 0)
+            continue;
+        if (first > next_pic) {
+            arg_analysis_skip_pictures(an, first - next_pic);
+            next_pic = first;
+        }
+        if ((rc = arg_analysis_send_tokens(an, &t)) < 0) {
+            snprintf(fail, sizeof(fail), "analysis failed at %.3f s: %s", p.pts_ns / 1e9, strerror(-rc));
+            break;
+        }
+        next_pic += t.n_pictures;
+        cli_progress_update(&prog, next_pic, "latent %lld", (long long)(st.latent_frames++ + 1));
+    }
+    cli_progress_end(&prog);
+    if (!fail[0] && rc < 0)
+        snprintf(fail, sizeof(fail), "cannot read %s: %s", opt.in, strerror(-rc));
+    if (!fail[0] && cli_interrupted())
+        snprintf(fail, sizeof(fail), "interrupted");
+    if (!fail[0] && (rc = arg_analysis_finish(an)) < 0)
+        snprintf(fail, sizeof(fail), "analysis failed: %s", strerror(-rc));
+    arg_analysis_stats(an, &st);
+    if (!fail[0] && st.latent_frames == 0)
+        snprintf(fail, sizeof(fail), "%s holds no decodable video packet", opt.in);
+
+done:;
+    double secs = cli_now() - t0;
+    if (fail[0]) {
+        cli_error("%s", fail);
+        status = CLI_EXIT_FAIL;
+    }
+    if (write_output(opt.out, name, an, fail[0] ? fail : NULL, an ? &st : NULL, secs, fps) < 0)
+        status = CLI_EXIT_FAIL;
+    if (!fail[0] && opt.proposals && write_proposals(opt.proposals, an) < 0)
+        status = CLI_EXIT_FAIL;
+    if (opt.stats) {
+        CliOut o;
+        if (cli_out_open(&o, opt.stats) == 0) {
+            CliJson j;
+            cli_json_init(&j, o.f, 1);
+            json_stats(&j, &st, secs, fps);
+            cli_json_finish(&j);
+            if (cli_out_commit(&o) < 0)
+                status = CLI_EXIT_FAIL;
+        } else {
+            status = CLI_EXIT_FAIL;
+        }
+    }
+    if (!fail[0]) {
+        double pps = secs > 0 ? st.pictures / secs : 0;
+        cli_info("%lld pictures (%lld latent frames), %lld tracks, %lld/%lld proposals kept, "
+                 "%lld activities",
+                 (long long)st.pictures, (long long)st.latent_frames, (long long)st.confirmed_tracks,
+                 (long long)st.proposals_kept, (long long)st.proposals, (long long)st.instances);
+        cli_info("%.1f pictures/s (%.1fx real time), %.3f s%s", pps, fps > 0 ? pps / fps : 0, secs,
+                 corrupt ? " (corrupt packets skipped)" : "");
+    }
+    arg_analysis_close(an);
+    arg_decoder_close(dec);
+    mkv_reader_close(r);
+    return cli_interrupted() ? cli_interrupt_status() : status;
+}
