@@ -8,8 +8,10 @@
 set -euo pipefail
 
 PACKAGES=(
-    # build
+    # build (pkg-config also checks the installed arg.pc: tests/install/)
     build-essential gcc meson ninja-build pkg-config
+    # libFuzzer targets (tests/fuzz/, -Dfuzzing=true): clang and its runtimes
+    clang libclang-rt-dev
     # libarg and its optional backends
     libxxhash-dev libopenblas-dev libopus-dev libebml-dev libmatroska-dev
     libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers

@@ -267,7 +267,8 @@ static void test_json(void)
 {
     const char *good[] = { "{}", "[1,2.5,-3e2,true,false,null,\"a\\u00e9\\n\"]", " {\"a\":{\"b\":[]}} " };
     const char *bad[] = { "", "{", "{\"a\":1,}", "[1 2]", "{\"a\":1,\"a\":2}", "\"\\x\"", "01",
-                          "[1e999]", "{\"a\":\"\\ud800\"}", "[]]", "nul", "\"abc" };
+                          "[1e999]", "{\"a\":\"\\ud800\"}", "[]]", "nul", "\"abc",
+                          "{\"b\":1,\"a\":2,\"c\":3,\"a\":4}", "{\"x\":{\"a\":1,\"b\":2,\"a\":3}}" };
     char err[200];
     for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
         JsonValue *v = json_parse(good[i], strlen(good[i]), err, sizeof(err));
@@ -285,6 +286,30 @@ static void test_json(void)
     JsonValue *v = json_parse(deep, 200, err, sizeof(err));
     CHECK(v == NULL, "json nesting 100 must be rejected");
     json_free(v);
+    /* a wide object: distinct names parse, one repeated name anywhere is
+     * refused, in well under a second (the duplicate check is not
+     * quadratic: that took about a minute here) */
+    {
+        const int nk = 300000;
+        char *wide = malloc((size_t)nk * 24 + 16);
+        size_t wn = 0;
+        wide[wn++] = '{';
+        for (int i = 0; i < nk; i++)
+            wn += (size_t)sprintf(wide + wn, "%s\"k%07d\":%d", i ? "," : "", (int)((long long)i * 7919 % nk), i);
+        wide[wn++] = '}';
+        clock_t c0 = clock();
+        v = json_parse(wide, wn, err, sizeof(err));
+        CHECK(v && v->len == (size_t)nk, "json: %d distinct members must parse (%s)", nk, v ? "" : err);
+        json_free(v);
+        memcpy(wide + 2, "k0000005", 8); /* the first name repeats a later one */
+        v = json_parse(wide, wn, err, sizeof(err));
+        CHECK(!v && strstr(err, "duplicate member \"k0000005\""), "json: a repeated member name among %d must be refused (%s)",
+              nk, v ? "parsed" : err);
+        json_free(v);
+        double cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+        CHECK(cpu < 10.0, "json: two parses of %d members took %.1f s of CPU", nk, cpu);
+        free(wide);
+    }
     CHECK(st_half_to_float(0x3C00) == 1.0f && st_half_to_float(0xC000) == -2.0f &&
               st_half_to_float(0x0001) == 5.9604644775390625e-08f && st_half_to_float(0x7BFF) == 65504.0f,
           "f16 conversion");

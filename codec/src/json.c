@@ -300,6 +300,37 @@ static int push_item(Parser *ps, JsonValue *v, size_t *cap, int with_key)
     return 0;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Refuses an object with two members of one name. Sorting a copy of the
+ * names keeps this O(n log n): comparing each name with all earlier ones
+ * took minutes on a header of a million members. */
+static int check_unique_keys(Parser *ps, const JsonValue *v)
+{
+    if (v->len < 2)
+        return 0;
+    char **k = malloc(v->len * sizeof(*k));
+    if (!k) {
+        fail(ps, "out of memory");
+        return -1;
+    }
+    memcpy(k, v->keys, v->len * sizeof(*k));
+    qsort(k, v->len, sizeof(*k), cmp_key);
+    int rc = 0;
+    for (size_t i = 1; i < v->len; i++) {
+        if (strcmp(k[i - 1], k[i]) == 0) {
+            fail(ps, "duplicate member \"%.60s\"", k[i]);
+            rc = -1;
+            break;
+        }
+    }
+    free(k);
+    return rc;
+}
+
 static int parse_value(Parser *ps, JsonValue *v, int depth)
 {
     memset(v, 0, sizeof(*v));
@@ -372,12 +403,6 @@ static int parse_value(Parser *ps, JsonValue *v, int depth)
             if (!key)
                 return -1;
             v->keys[v->len - 1] = key;
-            for (size_t i = 0; i + 1 < v->len; i++) {
-                if (strcmp(v->keys[i], key) == 0) {
-                    fail(ps, "duplicate member \"%.60s\"", key);
-                    return -1;
-                }
-            }
             skip_ws(ps);
             if (ps->p >= ps->end || *ps->p != ':') {
                 fail(ps, "expected ':'");
@@ -393,7 +418,7 @@ static int parse_value(Parser *ps, JsonValue *v, int depth)
             }
             if (ps->p < ps->end && *ps->p == '}') {
                 ps->p++;
-                return 0;
+                return check_unique_keys(ps, v);
             }
             fail(ps, "expected ',' or '}'");
             return -1;

@@ -1,7 +1,16 @@
+/* Model lookup for the CLIs (modelpath.h). The folders, in order:
+ *   1. $ARG_MODEL_PATH (':'-separated);
+ *   2. the installed data folder, ARG_MODEL_DIR_INSTALLED: meson's
+ *      prefix/datadir/arg/models, where `meson install` puts models/;
+ *   3. the source tree's models/ (ARG_MODEL_DIR_SOURCE), only for a binary
+ *      that runs from the build folder it was built in (ARG_BUILD_ROOT): an
+ *      installed tool never reaches back into the tree it was built from,
+ *      which may be gone, so its models come from the data folder alone. */
 #include "modelpath.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +22,27 @@
 #ifndef ARG_MODEL_DIR_SOURCE
 #define ARG_MODEL_DIR_SOURCE "models"
 #endif
+
+#define MAX_DIRS 18
+
+/* 1 when this program runs from inside the build folder it was built in:
+ * the source tree's models/ is then searched too. 0 when the build folder
+ * is gone or the program lies outside it (installed). Where the program's
+ * path is unknown (no /proc/self/exe) or no build folder was compiled in: 1. */
+static int running_uninstalled(void)
+{
+#ifdef ARG_BUILD_ROOT
+    char exe[PATH_MAX], root[PATH_MAX];
+    if (!realpath("/proc/self/exe", exe))
+        return 1;
+    if (!realpath(ARG_BUILD_ROOT, root))
+        return 0;
+    size_t n = strlen(root);
+    return strncmp(exe, root, n) == 0 && exe[n] == '/';
+#else
+    return 1;
+#endif
+}
 
 static int folders(char dirs[][1024], int max)
 {
@@ -28,7 +58,8 @@ static int folders(char dirs[][1024], int max)
         env = c ? c + 1 : NULL;
     }
     snprintf(dirs[n++], 1024, "%s", ARG_MODEL_DIR_INSTALLED);
-    snprintf(dirs[n++], 1024, "%s", ARG_MODEL_DIR_SOURCE);
+    if (running_uninstalled())
+        snprintf(dirs[n++], 1024, "%s", ARG_MODEL_DIR_SOURCE);
     return n;
 }
 
@@ -40,17 +71,20 @@ static int is_file(const char *p)
 
 int model_find(const char *name, char *out, size_t outlen)
 {
-    if (strchr(name, '/') || strstr(name, ".safetensors")) {
-        if (!is_file(name))
+    /* a path (with a '/'), or a file name in the current folder */
+    int has_ext = strstr(name, ".safetensors") != NULL;
+    if (strchr(name, '/') || (has_ext && is_file(name))) {
+        if (!is_file(name) || strlen(name) >= outlen)
             return -ENOENT;
         snprintf(out, outlen, "%s", name);
         return 0;
     }
-    char dirs[18][1024];
-    int n = folders(dirs, 18);
+    /* NAME or NAME.safetensors in the model folders */
+    char dirs[MAX_DIRS][1024];
+    int n = folders(dirs, MAX_DIRS);
     for (int i = 0; i < n; i++) {
         char p[2100];
-        snprintf(p, sizeof(p), "%.1000s/%.255s.safetensors", dirs[i], name);
+        snprintf(p, sizeof(p), "%.1000s/%.255s%s", dirs[i], name, has_ext ? "" : ".safetensors");
         if (is_file(p) && strlen(p) < outlen) {
             snprintf(out, outlen, "%s", p);
             return 0;
@@ -67,8 +101,8 @@ static int cmp_base(const void *a, const void *b)
 
 int model_list(char (*paths)[1024], int max)
 {
-    char dirs[18][1024];
-    int nd = folders(dirs, 18), n = 0;
+    char dirs[MAX_DIRS][1024];
+    int nd = folders(dirs, MAX_DIRS), n = 0;
     for (int i = 0; i < nd && n < max; i++) {
         DIR *d = opendir(dirs[i]);
         if (!d)
