@@ -10,12 +10,10 @@
  * VERSION, when given, must equal arg_version() (the test passes
  * `pkg-config --modversion arg`). Exit status 0 when every check passes.
  *
- * The coded stream between the two halves is a list of units. Today a unit
- * is one latent frame of tokens (arg_encoder_get_tokens ->
- * arg_decoder_send_tokens); when libarg owns the stream, a unit becomes one
- * packet (arg_encoder_get_packet -> arg_decoder_send_packet) and the stream
- * starts with the sequence header: only the Unit type (bytes instead of a
- * token grid) and the three functions marked "STREAM API" below change.
+ * The coded stream between the two halves is what a container would carry:
+ * the sequence header (arg_encoder_sequence_header) and one packet per latent
+ * frame (arg_encoder_get_packet); the decoder is opened from the header
+ * (arg_decoder_open_stream) and fed the packets (arg_decoder_send_packet).
  */
 #include <arg/arg.h>
 
@@ -86,11 +84,14 @@ static double psnr(double sse, double n)
 /* -------------------------------------------------------------- stream */
 
 typedef struct Unit {
-    uint32_t *tokens;
-    int tokens_w, tokens_h, n_pictures;
+    uint8_t *data;
+    size_t size;
+    int64_t pts;
+    int duration, keyframe;
 } Unit;
 
 typedef struct Stream {
+    uint8_t header[ARG_SEQUENCE_HEADER_SIZE];
     Unit unit[MAX_UNITS];
     int n;
 } Stream;
@@ -98,36 +99,36 @@ typedef struct Stream {
 static void stream_free(Stream *s)
 {
     for (int i = 0; i < s->n; i++)
-        free(s->unit[i].tokens);
+        free(s->unit[i].data);
     s->n = 0;
 }
 
-/* STREAM API: take every unit the encoder has ready. Returns how many, or a
- * negative errno. */
+/* STREAM API: take every packet the encoder has ready. Returns how many, or
+ * a negative errno. */
 static int take_units(ArgEncoder *enc, Stream *s, const ArgModelInfo *mi)
 {
     int got = 0;
     for (;;) {
-        ArgTokens tok;
-        memset(&tok, 0, sizeof(tok));
-        int rc = arg_encoder_get_tokens(enc, &tok);
+        ArgPacket pkt;
+        memset(&pkt, 0, sizeof(pkt));
+        int rc = arg_encoder_get_packet(enc, &pkt);
         if (rc == -EAGAIN)
             return got;
         if (rc < 0)
             return rc;
-        if (s->n == MAX_UNITS || tok.tokens_w < 1 || tok.tokens_h < 1)
+        if (s->n == MAX_UNITS || pkt.size < 1 || pkt.duration < 0 || pkt.duration > mi->temporal_factor)
             return -EPROTO;
-        size_t n = (size_t)tok.tokens_w * (size_t)tok.tokens_h;
-        for (size_t i = 0; i < n; i++)
-            if (tok.tokens[i] >> mi->lfq_bits)
-                return -EPROTO; /* a token wider than the model's bits */
+        int64_t want_pts = s->n ? s->unit[s->n - 1].pts + s->unit[s->n - 1].duration : 0;
+        if (pkt.pts != want_pts || pkt.keyframe != (s->n == 0))
+            return -EPROTO; /* one GOP here: pts run on, only the first packet is a keyframe */
         Unit *u = &s->unit[s->n];
-        if (!(u->tokens = malloc(n * sizeof(uint32_t))))
+        if (!(u->data = malloc(pkt.size)))
             return -ENOMEM;
-        memcpy(u->tokens, tok.tokens, n * sizeof(uint32_t));
-        u->tokens_w = tok.tokens_w;
-        u->tokens_h = tok.tokens_h;
-        u->n_pictures = tok.n_pictures;
+        memcpy(u->data, pkt.data, pkt.size);
+        u->size = pkt.size;
+        u->pts = pkt.pts;
+        u->duration = pkt.duration;
+        u->keyframe = pkt.keyframe;
         s->n++;
         got++;
     }
@@ -156,9 +157,18 @@ static int encode(const ArgModel *model, const ArgSettings *set, Frames *in, Str
         if (rc >= 0)
             rc = take_units(enc, s, mi);
     }
+    if (rc >= 0 && (rc = arg_encoder_sequence_header(enc, s->header, sizeof(s->header))) != ARG_SEQUENCE_HEADER_SIZE)
+        rc = rc < 0 ? rc : -EPROTO;
     arg_encoder_close(enc);
     if (rc < 0)
         return fail("encoding", rc);
+    ArgSequenceHeader h;
+    char err[256];
+    if (arg_parse_sequence_header(&h, s->header, sizeof(s->header), err, sizeof(err)) < 0 ||
+        h.width != WIDTH || h.height != HEIGHT || h.frame_count != PICTURES) {
+        fprintf(stderr, "consumer: the sequence header does not describe the stream\n");
+        return 1;
+    }
     return 0;
 }
 
@@ -168,22 +178,23 @@ static int encode(const ArgModel *model, const ArgSettings *set, Frames *in, Str
 static int decode(const ArgModel *model, const ArgSettings *set, const Stream *s, Frames *out, int *n_out)
 {
     ArgDecoder *dec = NULL;
-    int rc = arg_decoder_open(&dec, model, set, WIDTH, HEIGHT);
-    if (rc < 0)
-        return fail("arg_decoder_open", rc);
+    char err[256];
+    int rc = arg_decoder_open_stream(&dec, model, set, s->header, sizeof(s->header), 0, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "consumer: arg_decoder_open_stream: %s\n", err);
+        return 1;
+    }
     *n_out = 0;
     for (int i = 0; i <= s->n && rc >= 0; i++) {
-        ArgTokens tok;
-        memset(&tok, 0, sizeof(tok));
+        ArgPacket pkt;
+        memset(&pkt, 0, sizeof(pkt));
         if (i < s->n) {
-            tok.tokens = s->unit[i].tokens;
-            tok.tokens_w = s->unit[i].tokens_w;
-            tok.tokens_h = s->unit[i].tokens_h;
-            tok.index = i;
-            tok.n_pictures = s->unit[i].n_pictures;
+            pkt.data = s->unit[i].data;
+            pkt.size = s->unit[i].size;
+            pkt.pts = s->unit[i].pts;
         }
         for (;;) {
-            rc = i < s->n ? arg_decoder_send_tokens(dec, &tok) : arg_decoder_flush(dec);
+            rc = i < s->n ? arg_decoder_send_packet(dec, &pkt) : arg_decoder_flush(dec);
             /* take the pictures that are ready (all of them after a send) */
             int got = 0;
             for (;;) {
