@@ -374,7 +374,7 @@ class Runner:
         self.vulkan_note = ''
 
     def decode(self, mkv, model, args, env=None):
-        return run([self.argdec, '-i', mkv, '-m', model, '--verify'] + args, env)
+        return run([self.argdec, '-y', '-i', mkv, '-m', model, '--verify'] + args, env)
 
     def probe(self, mkv, model):
         """Which optional paths this build and machine have."""

@@ -21,9 +21,9 @@ ffmpeg -v error -y -f lavfi -i "testsrc2=size=100x60:rate=25,format=yuv420p" -fr
     || { echo "ffmpeg cannot make the test clip"; exit 1; }
 
 for b in cpu vulkan; do
-    "$tools/argenc" -i "$clip" -o "$work/$b.mkv" -m "$model" -g 2 --backend $b --quiet > "$work/enc-$b.txt" 2> "$work/enc-$b.err" \
+    "$tools/argenc" -y -i "$clip" -o "$work/$b.mkv" -m "$model" -g 2 --backend $b --quiet > "$work/enc-$b.txt" 2> "$work/enc-$b.err" \
         || ko "argenc --backend $b: $(cat "$work/enc-$b.err")"
-    "$tools/argdec" -i "$work/$b.mkv" -m "$model" -o "$work/dec-$b.y4m" --verify --backend $b > "$work/dec-$b.txt" 2> "$work/dec-$b.err" \
+    "$tools/argdec" -y -i "$work/$b.mkv" -m "$model" -o "$work/dec-$b.y4m" --verify --backend $b > "$work/dec-$b.txt" 2> "$work/dec-$b.err" \
         || ko "argdec --backend $b: $(cat "$work/dec-$b.err")"
 done
 tok() { sed -n 's/^tokens //p' "$1"; }
@@ -49,7 +49,7 @@ PY
 
 # no usable device: one clear line, then the CPU, same tokens
 for how in "VK_ICD_FILENAMES=$work/none.json VK_DRIVER_FILES=$work/none.json" "ARG_DEVICE=77"; do
-    env $how "$tools/argenc" -i "$clip" -o "$work/fb.mkv" -m "$model" -g 2 --backend vulkan --quiet > "$work/fb.txt" 2> "$work/fb.err"
+    env $how "$tools/argenc" -y -i "$clip" -o "$work/fb.mkv" -m "$model" -g 2 --backend vulkan --quiet > "$work/fb.txt" 2> "$work/fb.err"
     rc=$?
     check "fallback ($how): exit $rc, tokens equal the CPU's" '[ $rc = 0 ] && [ "$(tok "$work/fb.txt")" = "$(tok "$work/enc-cpu.txt")" ]'
     check "fallback ($how): one line on stderr saying so: $(cat "$work/fb.err")" \
@@ -58,21 +58,21 @@ for how in "VK_ICD_FILENAMES=$work/none.json VK_DRIVER_FILES=$work/none.json" "A
 done
 # auto never takes a software device: lavapipe alone means the CPU
 if "$tools/argbench" --list-devices | grep -q "(CPU," && ! "$tools/argbench" --list-devices | grep -q "GPU,"; then
-    "$tools/argenc" -i "$clip" -o "$work/auto.mkv" -m "$model" --backend auto --quiet > "$work/auto.txt" 2>&1
+    "$tools/argenc" -y -i "$clip" -o "$work/auto.mkv" -m "$model" --backend auto --quiet > "$work/auto.txt" 2>&1
     check "auto picks the CPU when the only device is a CPU implementation" 'grep -q "backend cpu" "$work/auto.txt"'
 fi
 # a damaged pipeline cache file is ignored (its header is checked) and replaced atomically
 cache="$work/pipeline-cache.bin"
 head -c 4096 /dev/urandom > "$cache"
 printf '\040\000\000\000\001\000\000\000' | dd of="$cache" conv=notrunc 2>/dev/null  # a plausible size and version
-ARG_VK_PIPELINE_CACHE="$cache" "$tools/argenc" -i "$clip" -o "$work/pc.mkv" -m "$model" -g 2 --backend vulkan --quiet > "$work/pc.txt" 2>&1
+ARG_VK_PIPELINE_CACHE="$cache" "$tools/argenc" -y -i "$clip" -o "$work/pc.mkv" -m "$model" -g 2 --backend vulkan --quiet > "$work/pc.txt" 2>&1
 check "damaged pipeline cache: same tokens" '[ "$(tok "$work/pc.txt")" = "$(tok "$work/enc-cpu.txt")" ]'
 check "damaged pipeline cache: rewritten with a valid header" \
     '[ "$(od -An -tu4 -N8 "$cache" | tr -s " ")" = " 32 1" ] && [ -z "$(ls "$work" | grep "pipeline-cache.bin.tmp")" ]'
 # bad values are refused
-"$tools/argenc" -i "$clip" -o "$work/x.mkv" -m "$model" --backend gpu > /dev/null 2> "$work/bad.err"
+"$tools/argenc" -y -i "$clip" -o "$work/x.mkv" -m "$model" --backend gpu > /dev/null 2> "$work/bad.err"
 check "--backend gpu refused" '[ $? = 2 ] && grep -q "cpu, vulkan or auto" "$work/bad.err"'
-"$tools/argdec" -i "$work/cpu.mkv" -m "$model" --verify --device x > /dev/null 2> "$work/bad.err"
+"$tools/argdec" -y -i "$work/cpu.mkv" -m "$model" --verify --device x > /dev/null 2> "$work/bad.err"
 check "--device x refused" '[ $? = 2 ] && grep -q "device number" "$work/bad.err"'
 
 echo "$pass passed, $fail failed"
