@@ -146,7 +146,7 @@ def warm_run(work, common, init):
     out = os.path.join(work, "run-warm")
     shutil.rmtree(out, ignore_errors=True)
     args = common + ["--out-dir", out, "--init", init, "--synthetic-frac", "0.5", "--steps", "8",
-                     "--resume", "no"]
+                     "--resume", "no", "--long-frac", "0.5", "--long-frames", "9", "--long-crop", "24"]
     assert train.main(args) == 0
     text = open(os.path.join(out, "train.log")).read()
     assert "temporal upsamplers kept" in text and "inflated" not in text, text

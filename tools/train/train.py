@@ -307,6 +307,11 @@ def build_args(argv):
     ap.add_argument("--video-batch", type=int, default=2)
     ap.add_argument("--video-frames", type=int, default=5, help="1 + ft*k")
     ap.add_argument("--video-crop", type=int, default=96)
+    ap.add_argument("--long-frac", type=float, default=0.0,
+                    help="share of video steps that use long clips (--long-frames, --long-crop) "
+                         "so quality holds over a GOP")
+    ap.add_argument("--long-frames", type=int, default=33, help="1 + ft*k pictures of a long clip")
+    ap.add_argument("--long-crop", type=int, default=48)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--lr-min-frac", type=float, default=0.1, help="final lr as a share of --lr")
     ap.add_argument("--warmup", type=int, default=200, help="warm-up steps (repeated at the video phase)")
@@ -454,7 +459,10 @@ def main(argv=None):
                     inflate_temporal_upsampling(model)
                     inflate_temporal_upsampling(ema)
                     say(f"step {step}: video phase; temporal upsamplers inflated from the image model")
-            x = data.video_batch(args.video_batch, args.video_frames, args.video_crop)
+            if args.long_frac > 0 and rng.random() < args.long_frac:
+                x = data.video_batch(args.video_batch, args.long_frames, args.long_crop)
+            else:
+                x = data.video_batch(args.video_batch, args.video_frames, args.video_crop)
             # restart the warm-up and the cosine at the video phase
             vfrac = (frac - args.image_frac) / max(1e-9, 1 - args.image_frac)
             lr = lr_at(vfrac, step - video_start_step, args)
