@@ -17,6 +17,13 @@ a 3D patch discriminator (gan.py) with the non-saturating loss and the LeCam
 regulariser, switched on once --gan-start of the budget is done (after the warm-up);
 off by default, since it trades PSNR for sharpness.
 
+Issue 12 (colour and GOP robustness): --synthetic-frac draws a share of the samples from
+synth.py (colour fields, bars, gradients, shapes, glyphs, noise; moving in video samples);
+colour augmentation (hue rotation, channel permutation, saturation 0-1.8, gamma, dark
+scenes; --colour-aug off to disable); --long-frac puts a share of the video steps on long
+clips (--long-frames, --long-crop). A warm start (--init) keeps the trained temporal
+upsamplers and starts the EMA from the init weights.
+
 The budget (--minutes or --steps) is the total of the run: a resumed run continues
 until the total is reached; the schedule (phase, learning rate) follows the fraction
 of the budget done. Checkpoints (atomic) and train.log go to --out-dir
