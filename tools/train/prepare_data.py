@@ -8,7 +8,7 @@ Inputs (never committed; data/ is git-ignored):
   data/pkgs/                       Debian packages unpacked with `apt-get download` +
                                    `dpkg -x` (done here when missing): see PACKAGES
   data/clips/NAME.y4m              the other clips (EXTRA_CLIPS), converted here with ffmpeg
-                                   (downscaled so the long side is <= 400 or 2x)
+                                   (2x downscaled when the source is 480 lines or more)
 
 Splits (fixed, independent of any seed):
   train clips      vtest, box, tree: the first 80% of the frames of each clip; node-opencv
