@@ -1,7 +1,14 @@
 #!/usr/bin/env python3
 """Evaluate an ARG model file on the validation splits of prepare_data.py.
 
-    evaluate.py models/arg-s8.safetensors [--split seen|unseen|both] [--json OUT.json]
+    evaluate.py models/arg-s8.safetensors [--split seen|unseen|pkg|both|all|none] [--fixed]
+                [--json OUT.json]
+
+Splits: seen (the last 20% of the training clips), unseen (the cup clip and every 5th
+issue-3 photo), pkg (whole packages never trained on, manifest "unseen_packages": the
+python3-mecavideo clips, ukui-wallpapers, libdlib19.1 faces); both = seen + unseen (the
+model card's tables), all = the three. --fixed adds the colour and GOP tests of
+fixed_tests.py (SMPTE bars, flat fields, drift and pumping over 61-picture GOPs).
 
 Whole frames, never crops: each picture is padded to a multiple of fs by edge
 replication and cropped back after decoding. Clips are cut into independent windows
@@ -37,6 +44,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import y4mio  # noqa: E402
+import fixed_tests  # noqa: E402
 from export import load_model  # noqa: E402
 
 
@@ -190,6 +198,8 @@ def eval_photos(model, npz, acc, strip=None):
 
 def print_markdown(results):
     """The quality table and the per-bit P(1) table of models/README.md."""
+    if not results["splits"]:
+        return
     print("| split | item | pictures | PSNR-RGB | PSNR-Y | SSIM-Y | P(bit=1) min–max | H0 | Hbits | bpp |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for split, s in results["splits"].items():
@@ -213,7 +223,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="ARG model file (.safetensors)")
-    ap.add_argument("--split", choices=("seen", "unseen", "both"), default="both")
+    ap.add_argument("--split", choices=("seen", "unseen", "pkg", "both", "all", "none"), default="both")
+    ap.add_argument("--fixed", action="store_true",
+                    help="also run the fixed colour (SMPTE bars, flat fields) and GOP tests")
+    ap.add_argument("--gop-clips", default="cup,balle",
+                    help="manifest clips for the GOP test (default: cup,balle)")
     ap.add_argument("--data", default="data", help="data folder (prepare_data.py's manifest)")
     ap.add_argument("--window", type=int, default=17, help="frames per independent window")
     ap.add_argument("--max-frames", type=int, help="at most N frames of each clip (quick checks)")
@@ -237,12 +251,16 @@ def main(argv=None):
     t0 = time.time()
     results = {"model": args.model, "name": getattr(model, "model_name", None),
                "window": args.window, "max_frames": args.max_frames, "splits": {}}
-    splits = ("seen", "unseen") if args.split == "both" else (args.split,)
+    splits = {"both": ("seen", "unseen"), "all": ("seen", "unseen", "pkg"),
+              "none": ()}.get(args.split, (args.split,))
+    unseen_pkgs = set(man.get("unseen_packages", ()))
     for split in splits:
         key = "val_seen" if split == "seen" else "val_unseen"
         items = {}
         for name, c in sorted(man["clips"].items()):
             if key not in c or (keep is not None and name not in keep):
+                continue
+            if split != "seen" and (c.get("package") in unseen_pkgs) != (split == "pkg"):
                 continue
             acc = Acc(bits)
             a, b = c[key]
@@ -251,6 +269,13 @@ def main(argv=None):
             items[f"{name}[{a}:{a + (min(b - a, args.max_frames) if args.max_frames else b - a)}]"] = acc
             if strip:
                 write_strip(os.path.join(args.strips, f"{stem}-{split}-{name}.png"), strip)
+        if split == "pkg" and not args.no_photos and man.get("photos_valpkg"):
+            acc = Acc(bits)
+            strip = [] if args.strips else None
+            eval_photos(model, os.path.join(args.data, "cache", "photos_valpkg.npz"), acc, strip)
+            items[f"photos({len(man['photos_valpkg'])})"] = acc
+            if strip:
+                write_strip(os.path.join(args.strips, f"{stem}-{split}-photos.png"), strip)
         if split == "unseen" and not args.no_photos:
             acc = Acc(bits)
             strip = [] if args.strips else None
@@ -269,8 +294,20 @@ def main(argv=None):
         summary.update({k: pr[k] for k in ("p1", "p1_min", "p1_max", "h0_bits", "hbits_bits", "tokens")})
         results["splits"][split] = {"items": res, "mean": summary}
 
+    if args.fixed:
+        fstrips = {} if args.strips else None
+        fixed = {"colour": fixed_tests.colour_test(model, fstrips), "gop": []}
+        for name in args.gop_clips.split(","):
+            if name in man["clips"]:
+                fixed["gop"].append(fixed_tests.gop_test(model, man["clips"][name]["path"], 0, fstrips))
+        results["fixed"] = fixed
+        for tag, pairs in (fstrips or {}).items():
+            write_strip(os.path.join(args.strips, f"{stem}-fixed-{tag}.png"), pairs)
+
     print(f"model {args.model} ({results['name']}), windows of {args.window} frames, "
           f"{time.time() - t0:.0f} s")
+    if "fixed" in results:
+        print("\n".join(fixed_tests.summary_lines(results["fixed"])))
     hdr = f"{'split':7s} {'item':22s} {'pics':>5s} {'PSNR-RGB':>8s} {'PSNR-Y':>7s} {'SSIM-Y':>7s} " \
           f"{'P1min':>6s} {'P1max':>6s} {'H0':>6s} {'Hbits':>6s} {'bpp':>7s}"
     print(hdr)

@@ -102,6 +102,64 @@ def gan_run(work, common):
     return gl
 
 
+def check_fixed_tests(model, work):
+    """evaluate.py's fixed tests (issue 12) on the tiny model: they run, the SMPTE bars are
+    found, the colour conversion's own ceiling is high, a perfect GOP has no drift/pumping."""
+    import numpy as np
+    import fixed_tests
+    import y4mio
+    res = fixed_tests.colour_test(model, {})
+    b, f = res["bars"], res["flat"]
+    assert b["ceiling_y"] > 40 and b["ceiling_u"] > 35 and b["ceiling_v"] > 35, b
+    assert len(b["regions"]) >= 12, len(b["regions"])
+    tops = [r["src"] for r in b["regions"] if r["y"] < 100]
+    assert [191, 191, 191] in tops and any(r[2] > 150 and r[0] < 10 and r[1] < 10 for r in tops), tops
+    assert f["fields"] == 125 and all(np.isfinite([b["psnr_y"], f["psnr_v"], f["err_max"]]))
+
+    class Identity:   # a perfect codec: zero drift and pumping
+        ft, fs = 4, 8
+
+        def encode(self, x):
+            return x
+
+        def quantize(self, z):
+            return z, None
+
+        def decode(self, q):
+            return q
+    # a 122-picture clip: a moving gradient whose brightness steps at picture 61
+    path = os.path.join(work, "gop.y4m")
+    with open(path, "wb") as fh:
+        fh.write(b"YUV4MPEG2 W32 H24 F25:1 Ip A1:1 C420mpeg2 XCOLORRANGE=LIMITED\n")
+        for t in range(122):
+            Y = (40 + np.arange(32)[None, :] * 4 + t + (20 if t >= 61 else 0)).repeat(24, 0)
+            fh.write(b"FRAME\n" + Y.clip(16, 235).astype(np.uint8).tobytes()
+                     + np.full(2 * 16 * 12, 128, np.uint8).tobytes())
+    g = fixed_tests.gop_test(Identity(), path, 0, {})
+    assert abs(g["drift"]) < 1 and g["pumping"] < 0.6 and abs(g["jump_src"] - 21) < 1, g
+    assert len(g["curve"]) == 122 and y4mio.count_frames(path) == 122
+
+
+def warm_run(work, common, init):
+    """Issue 12: a warm start (--init) with synthetic samples and colour augmentation keeps
+    the trained temporal upsamplers at the video phase and starts the EMA from the init."""
+    out = os.path.join(work, "run-warm")
+    shutil.rmtree(out, ignore_errors=True)
+    args = common + ["--out-dir", out, "--init", init, "--synthetic-frac", "0.5", "--steps", "8",
+                     "--resume", "no", "--long-frac", "0.5", "--long-frames", "9", "--long-crop", "24"]
+    assert train.main(args) == 0
+    text = open(os.path.join(out, "train.log")).read()
+    assert "temporal upsamplers kept" in text and "inflated" not in text, text
+    ck = torch.load(os.path.join(out, "last.pt"))
+    assert ck["warm_start"] == init
+    src = torch.load(init)["ema"]
+    # the EMA moved away from the init only by a few averaged steps, not from random weights
+    k = next(k for k in src if k.endswith("weight") and src[k].dim() == 5)
+    d_ema = (ck["ema"][k] - src[k]).abs().mean().item()
+    d_rand = src[k].abs().mean().item()
+    assert d_ema < 0.5 * d_rand, (k, d_ema, d_rand)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", help="work folder (default: a temporary one)")
@@ -132,6 +190,7 @@ def main(argv=None):
     assert img[-1] < 0.8 * img[0], f"image-phase loss did not go down: {img}"
     vid = [v for p, v in ls if p == "video"]
     assert all(torch.isfinite(torch.tensor(v)) for v in vid), vid
+    warm_run(work, common_no_out, os.path.join(out, "last.pt"))
     d_first, d_last = check_gan_parts()
     gl = gan_run(work, common_no_out)
     model_path = os.path.join(work, "tiny.safetensors")
@@ -142,6 +201,7 @@ def main(argv=None):
     with torch.no_grad():
         y = m.decode(m.quantize(m.encode(x))[0])
     assert y.shape == x.shape and torch.isfinite(y).all()
+    check_fixed_tests(m, work)
     if args.test_parity:
         vec = os.path.join(work, "tiny-vectors.safetensors")
         subprocess.run([sys.executable, os.path.join(HERE, "make_parity.py"), "--model", model_path,

@@ -17,6 +17,13 @@ a 3D patch discriminator (gan.py) with the non-saturating loss and the LeCam
 regulariser, switched on once --gan-start of the budget is done (after the warm-up);
 off by default, since it trades PSNR for sharpness.
 
+Issue 12 (colour and GOP robustness): --synthetic-frac draws a share of the samples from
+synth.py (colour fields, bars, gradients, shapes, glyphs, noise; moving in video samples);
+colour augmentation (hue rotation, channel permutation, saturation 0-1.8, gamma, dark
+scenes; --colour-aug off to disable); --long-frac puts a share of the video steps on long
+clips (--long-frames, --long-crop). A warm start (--init) keeps the trained temporal
+upsamplers and starts the EMA from the init weights.
+
 The budget (--minutes or --steps) is the total of the run: a resumed run continues
 until the total is reached; the schedule (phase, learning rate) follows the fraction
 of the budget done. Checkpoints (atomic) and train.log go to --out-dir
@@ -39,6 +46,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import argmodel  # noqa: E402
 import gan  # noqa: E402
+import synth  # noqa: E402
 from export import export_state_dict  # noqa: E402
 from safetensors_io import read_safetensors  # noqa: E402
 
@@ -50,8 +58,10 @@ from safetensors_io import read_safetensors  # noqa: E402
 class TrainData:
     """Random augmented crops from the cached training split (uint8 RGB)."""
 
-    def __init__(self, cache, rng, synthetic=False):
+    def __init__(self, cache, rng, synthetic=False, synthetic_frac=0.0, colour_aug=True):
         self.rng = rng
+        self.synthetic_frac = synthetic_frac   # share of generated samples (synth.py)
+        self.colour_aug = colour_aug
         if synthetic:  # smoke tests: smooth random pictures, a moving pattern as video
             r = np.random.default_rng(0)
             base = r.integers(0, 256, (4, 12, 16, 3)).astype(np.float32)
@@ -73,28 +83,62 @@ class TrainData:
         self.clip_names, self.clip_p = names, w / w.sum()
 
     def _jitter_params(self):
+        """Per-sample augmentation: brightness, contrast, saturation, flip, and (issue 12)
+        hue rotation, channel permutation, gamma and dark-scene scaling."""
         r = self.rng
-        return (r.uniform(-0.08, 0.08), r.uniform(0.85, 1.15), r.uniform(0.8, 1.2),
-                r.random() < 0.5)
+        p = {"bright": r.uniform(-0.08, 0.08), "contrast": r.uniform(0.85, 1.15),
+             "sat": r.uniform(0.8, 1.2), "flip": r.random() < 0.5,
+             "hue": 0.0, "perm": None, "gamma": 1.0, "scale": 1.0}
+        if self.colour_aug:
+            if r.random() < 0.5:
+                p["hue"] = r.uniform(-math.pi, math.pi)
+            if r.random() < 0.25:
+                p["perm"] = [int(i) for i in r.permutation(3)]
+            if r.random() < 0.5:
+                p["sat"] = r.uniform(0.0, 1.8)
+            if r.random() < 0.3:
+                p["gamma"] = math.exp(r.uniform(math.log(0.6), math.log(1.7)))
+            if r.random() < 0.15:
+                p["scale"] = r.uniform(0.15, 1.0)
+        return p
 
     @staticmethod
     def _apply(x, params):
-        """x float [T, 3, H, W] in [-1, 1]."""
-        bright, contrast, sat, flip = params
-        if flip:
+        """x float [T, 3, H, W] in [-1, 1]; the same change on every picture of a clip."""
+        p = params
+        if p["flip"]:
             x = x.flip(-1)
+        if p.get("perm") is not None:
+            x = x[:, p["perm"]]
+        if p.get("gamma", 1.0) != 1.0 or p.get("scale", 1.0) != 1.0:
+            v = ((x + 1) * 0.5).clamp(0, 1)
+            v = v.pow(p.get("gamma", 1.0)) * p.get("scale", 1.0)
+            x = v * 2 - 1
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = (x - mean) * contrast + mean + bright
-        grey = x.mean(dim=1, keepdim=True)
-        x = grey + (x - grey) * sat
+        x = (x - mean) * p["contrast"] + mean + p["bright"]
+        if p.get("hue", 0.0) != 0.0 or p["sat"] != 1.0:
+            # rotate and scale the chroma of BT.601 YUV (luma kept)
+            m = _RGB2YUV.to(x.dtype)
+            yuv = torch.einsum("ij,tjhw->tihw", m, x)
+            c, s = math.cos(p.get("hue", 0.0)), math.sin(p.get("hue", 0.0))
+            u, v = yuv[:, 1], yuv[:, 2]
+            yuv = torch.stack([yuv[:, 0], p["sat"] * (c * u - s * v), p["sat"] * (s * u + c * v)], 1)
+            x = torch.einsum("ij,tjhw->tihw", _YUV2RGB.to(x.dtype), yuv)
         return x.clamp(-1, 1)
+
+    def _synthetic(self, frames, crop):
+        x = torch.from_numpy(synth.synth_clip(self.rng, frames, crop))
+        p = {"bright": 0.0, "contrast": 1.0, "sat": 1.0, "flip": self.rng.random() < 0.5}
+        if self.rng.random() < 0.15:  # dark synthetic scenes too
+            p["scale"] = self.rng.uniform(0.15, 1.0)
+        return self._apply(x, p)
 
     def _crop(self, arr, crop, scale_lo, scale_hi):
         """arr uint8 [T, H, W, 3] -> float [T, 3, crop, crop], region crop/scale resized."""
         T, H, W = arr.shape[:3]
         s = self.rng.uniform(scale_lo, scale_hi)
         side = int(round(crop / s))
-        side = max(crop // 2, min(side, H, W))
+        side = min(max(crop // 2, min(side, H, W)), H, W)
         y = int(self.rng.integers(0, H - side + 1))
         x = int(self.rng.integers(0, W - side + 1))
         t = torch.from_numpy(np.ascontiguousarray(arr[:, y:y + side, x:x + side]))
@@ -107,6 +151,9 @@ class TrainData:
     def image_batch(self, batch, crop):
         out = []
         for _ in range(batch):
+            if self.rng.random() < self.synthetic_frac:
+                out.append(self._synthetic(1, crop))
+                continue
             if self.rng.random() < 0.6:
                 img = self.photos[int(self.rng.integers(len(self.photos)))]
                 arr = img[None]
@@ -123,6 +170,9 @@ class TrainData:
     def video_batch(self, batch, frames, crop):
         out = []
         for _ in range(batch):
+            if self.rng.random() < self.synthetic_frac:
+                out.append(self._synthetic(frames, crop))
+                continue
             name = self.clip_names[int(self.rng.choice(len(self.clip_names), p=self.clip_p))]
             clip = self.clips[name]
             stride = 1 if len(clip) < 2 * frames or self.rng.random() < 0.7 else 2
@@ -134,6 +184,11 @@ class TrainData:
             out.append(self._apply(x, self._jitter_params()))
         return torch.stack(out).transpose(1, 2).contiguous()  # [B, 3, T, H, W]
 
+
+# BT.601 RGB <-> YUV (analogue scaling; only the chroma rotation uses it)
+_RGB2YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436],
+                         [0.615, -0.51499, -0.10001]])
+_YUV2RGB = torch.linalg.inv(_RGB2YUV)
 
 # ---------------------------------------------------------------------------
 # losses and helpers
@@ -235,6 +290,11 @@ def build_args(argv):
     ap.add_argument("--out-dir", help="checkpoints and log (default /root/arg-train/PROFILE)")
     ap.add_argument("--data", default="data", help="data folder with cache/ (prepare_data.py)")
     ap.add_argument("--synthetic-data", action="store_true", help="synthetic pictures (smoke tests)")
+    ap.add_argument("--synthetic-frac", type=float, default=0.0,
+                    help="share of samples generated on the fly by synth.py (colour fields, bars, "
+                         "gradients, shapes, glyphs, noise; moving in video samples)")
+    ap.add_argument("--colour-aug", choices=("on", "off"), default="on",
+                    help="hue rotation, channel permutation, saturation 0-1.8, gamma, dark scenes")
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--minutes", type=float, help="total training time of the run")
     g.add_argument("--steps", type=int, help="total optimiser steps of the run")
@@ -254,6 +314,11 @@ def build_args(argv):
     ap.add_argument("--video-batch", type=int, default=2)
     ap.add_argument("--video-frames", type=int, default=5, help="1 + ft*k")
     ap.add_argument("--video-crop", type=int, default=96)
+    ap.add_argument("--long-frac", type=float, default=0.0,
+                    help="share of video steps that use long clips (--long-frames, --long-crop) "
+                         "so quality holds over a GOP")
+    ap.add_argument("--long-frames", type=int, default=33, help="1 + ft*k pictures of a long clip")
+    ap.add_argument("--long-crop", type=int, default=48)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--lr-min-frac", type=float, default=0.1, help="final lr as a share of --lr")
     ap.add_argument("--warmup", type=int, default=200, help="warm-up steps (repeated at the video phase)")
@@ -314,6 +379,7 @@ def main(argv=None):
     ema = argmodel.ArgTokenizer(cfg).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     step, elapsed, video_start_step = 0, 0.0, None
+    warm_start = None   # --init file of a fresh start (kept in the checkpoint)
     disc = disc_opt = lecam = None
     if args.gan_weight > 0:
         disc = gan.PatchDiscriminator3D(cfg["in_channels"], args.disc_channels).to(dev)
@@ -339,6 +405,7 @@ def main(argv=None):
             disc_opt.load_state_dict(ck["disc_opt"])
             lecam.load_state_dict(ck["lecam"])
         video_start_step = ck.get("video_start_step")
+        warm_start = ck.get("warm_start")
         rng = np.random.default_rng()
         rng.bit_generator.state = ck["np_rng"]
         torch.set_rng_state(ck["torch_rng"])
@@ -351,6 +418,7 @@ def main(argv=None):
         inflate_init(model)
         if args.init:
             init_from(model, args.init, say)
+            warm_start = args.init
         ema.load_state_dict(model.state_dict())
         opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
         say(f"fresh start: profile {args.profile} {argmodel.config_summary(cfg)} seed {args.seed}")
@@ -360,7 +428,8 @@ def main(argv=None):
     for p in ema.parameters():
         p.requires_grad_(False)
 
-    data = TrainData(os.path.join(args.data, "cache"), rng, synthetic=args.synthetic_data)
+    data = TrainData(os.path.join(args.data, "cache"), rng, synthetic=args.synthetic_data,
+                     synthetic_frac=args.synthetic_frac, colour_aug=args.colour_aug == "on")
     use_bf16 = dev.type == "cuda"
 
     def frac_done():
@@ -374,6 +443,7 @@ def main(argv=None):
                      "opt": opt.state_dict(), "step": step, "elapsed": elapsed,
                      "np_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                      "video_start_step": video_start_step, "args": vars(args),
+                     "warm_start": warm_start,
                      **({"disc": disc.state_dict(), "disc_opt": disc_opt.state_dict(),
                          "lecam": lecam.state_dict()} if disc is not None else {})}, ckpt_path)
 
@@ -390,11 +460,16 @@ def main(argv=None):
         if video:
             if video_start_step is None:
                 video_start_step = step
-                if step > 0:
+                if step > 0 and warm_start is not None:
+                    say(f"step {step}: video phase (warm start: temporal upsamplers kept)")
+                elif step > 0:
                     inflate_temporal_upsampling(model)
                     inflate_temporal_upsampling(ema)
                     say(f"step {step}: video phase; temporal upsamplers inflated from the image model")
-            x = data.video_batch(args.video_batch, args.video_frames, args.video_crop)
+            if args.long_frac > 0 and rng.random() < args.long_frac:
+                x = data.video_batch(args.video_batch, args.long_frames, args.long_crop)
+            else:
+                x = data.video_batch(args.video_batch, args.video_frames, args.video_crop)
             # restart the warm-up and the cosine at the video phase
             vfrac = (frac - args.image_frac) / max(1e-9, 1 - args.image_frac)
             lr = lr_at(vfrac, step - video_start_step, args)
