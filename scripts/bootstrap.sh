@@ -14,11 +14,13 @@ PACKAGES=(
     clang libclang-rt-dev
     # libarg and its optional backends
     libxxhash-dev libopenblas-dev libopus-dev libebml-dev libmatroska-dev
+    # transcoding (argenc/argdec through FFmpeg's libraries; scripts/arg-chunks.sh)
+    libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev parallel
     libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools vulkan-validationlayers
     # PyTorch twin, parity vectors
     python3-torch python3-numpy
     # data, container clients, measuring
-    ffmpeg mkvtoolnix zstd time xxhash ca-certificates
+    ffmpeg mkvtoolnix mediainfo zstd time xxhash ca-certificates
     # rate-distortion harness (conformance/rd): anchors, plots, PCHIP cross-check
     x265 svt-av1 aom-tools gnuplot-nox python3-scipy
     # activity pass: the ActEV JSON schema check of arganalyze's output
