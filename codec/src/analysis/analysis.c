@@ -21,6 +21,9 @@ struct ArgAnalysis {
     int n_latents, cap_latents;
     int64_t pictures;
     int finished;
+    int inter_seen;      /* a latent frame other than a keyframe came: from then
+                            on keyframes only carry the tracks (an intra-only
+                            stream is tracked on its keyframes) */
     ArgAnalysisStats st;
     ArgActivity *acts;
     ArgTimedBox *boxes;
@@ -63,6 +66,9 @@ void arg_analysis_default_settings(ArgAnalysisSettings *s)
     s->min_score = 0.1;
     s->nms_tiou = 0.5;
     s->nms_iou = 0.3;
+    s->min_track = 4;
+    s->stitch_gap = 8;
+    s->gate = 0.75;
 }
 
 static int check_settings(const ArgAnalysisSettings *s)
@@ -72,7 +78,8 @@ static int check_settings(const ArgAnalysisSettings *s)
             return -EINVAL;
     if (!(s->fg_bits > 0) || !(s->bg_rate > 0 && s->bg_rate <= 1) || !(s->fg_rate >= 0 && s->fg_rate <= 1) ||
         s->warmup < 0 || s->min_cells < 1 || s->min_hits < 1 || s->max_misses < 0 ||
-        s->cube_latents < 1 || s->cube_stride < 1 || !(s->min_iou >= 0 && s->min_iou <= 1))
+        s->cube_latents < 1 || s->cube_stride < 1 || !(s->min_iou >= 0 && s->min_iou <= 1) ||
+        s->min_track < 1 || s->stitch_gap < 0 || !(s->gate >= 0 && s->gate <= 100))
         return -EINVAL;
     return 0;
 }
@@ -157,7 +164,9 @@ int arg_analysis_send_tokens(ArgAnalysis *a, const ArgTokens *t)
     for (int i = 0; i < nd; i++)
         a->dets[i].object_type = an_classify(&a->dets[i].box, a->h.spatial_factor, a->h.spatial_factor,
                                              pic_area, &a->s);
-    int rc = an_track_step(&a->tk, ti, pic, a->dets, nd, a->fg.mask, a->gw, a->gh, &a->s);
+    int rc = an_track_step_ex(&a->tk, ti, pic, a->dets, nd, a->fg.mask, a->gw, a->gh, &a->s,
+                              t->keyframe && a->inter_seen ? AN_TRACK_CARRY : 0);
+    a->inter_seen |= !t->keyframe;
     if (rc < 0)
         return rc;
     a->pictures += t->n_pictures;
