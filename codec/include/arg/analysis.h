@@ -140,6 +140,19 @@ typedef struct ArgProposal {
     int kept;               /* passed the foreground filter */
 } ArgProposal;
 
+/* A track (after stitching and the min_track rule): its box in every
+ * latent frame from `first` (observed or, where the object was not seen,
+ * predicted/interpolated), as ArgTimedBox from the latent frame's first
+ * picture on. */
+typedef struct ArgTrack {
+    int id;                 /* as ArgActivity.track_id */
+    int object_type;        /* ArgObjectType */
+    int64_t first, end;     /* pictures [first, end), 0-based */
+    const ArgTimedBox *boxes;
+    const uint8_t *observed; /* per box: 1 = matched a detection */
+    int n_boxes;
+} ArgTrack;
+
 typedef struct ArgAnalysisStats {
     int64_t latent_frames, pictures;
     int64_t fg_cells;       /* foreground cells summed over latent frames */
@@ -166,6 +179,9 @@ ARG_API int arg_analysis_finish(ArgAnalysis *a);
 /* After finish: the activities (owned by the pass, valid until close);
  * returns their count. */
 ARG_API int arg_analysis_activities(const ArgAnalysis *a, const ArgActivity **list);
+/* After finish: the tracks (owned by the pass, valid until close); returns
+ * their count. */
+ARG_API int arg_analysis_tracks(const ArgAnalysis *a, const ArgTrack **list);
 /* After finish: every cube proposal; returns their count. */
 ARG_API int arg_analysis_proposals(const ArgAnalysis *a, const ArgProposal **list);
 ARG_API void arg_analysis_stats(const ArgAnalysis *a, ArgAnalysisStats *st);

@@ -29,6 +29,10 @@ struct ArgAnalysis {
     ArgTimedBox *boxes;
     ArgProposal *props;
     int n_acts, n_props;
+    ArgTrack *tracks;
+    ArgTimedBox *track_boxes;
+    uint8_t *track_obs;
+    int n_tracks;
 };
 
 static const char *const act_names[ARG_ACT_COUNT] = {
@@ -137,6 +141,9 @@ void arg_analysis_close(ArgAnalysis *a)
     free(a->acts);
     free(a->boxes);
     free(a->props);
+    free(a->tracks);
+    free(a->track_boxes);
+    free(a->track_obs);
     free(a);
 }
 
@@ -216,6 +223,32 @@ int arg_analysis_finish(ArgAnalysis *a)
     an_track_finish(&a->tk);
     a->st.tracks = a->tk.next_id;
     a->st.confirmed_tracks = a->tk.n;
+    size_t ntb = 0;
+    for (int i = 0; i < a->tk.n; i++)
+        ntb += (size_t)a->tk.tr[i].n;
+    a->tracks = malloc(sizeof(ArgTrack) * ((size_t)a->tk.n + 1));
+    a->track_boxes = malloc(sizeof(ArgTimedBox) * (ntb + 1));
+    a->track_obs = malloc(ntb + 1);
+    if (!a->tracks || !a->track_boxes || !a->track_obs)
+        return -ENOMEM;
+    ntb = 0;
+    for (int i = 0; i < a->tk.n; i++) {
+        const AnTrack *tr = &a->tk.tr[i];
+        ArgTrack *o = &a->tracks[i];
+        o->id = tr->id;
+        o->object_type = an_track_object_type(tr);
+        o->first = a->pic_start[tr->pts[0].t];
+        o->end = a->pic_start[tr->pts[tr->n - 1].t + 1];
+        o->boxes = a->track_boxes + ntb;
+        o->observed = a->track_obs + ntb;
+        o->n_boxes = tr->n;
+        for (int k = 0; k < tr->n; k++) {
+            ArgTimedBox b = { a->pic_start[tr->pts[k].t], to_pixels(a, &tr->pts[k].box) };
+            a->track_boxes[ntb] = b;
+            a->track_obs[ntb++] = (uint8_t)tr->pts[k].observed;
+        }
+    }
+    a->n_tracks = a->tk.n;
     AnGeom g = { a->gw, a->gh, a->h.spatial_factor, a->h.spatial_factor,
                  a->h.fps_den ? (double)a->h.fps_num / a->h.fps_den : 25.0, a->pic_start, a->n_latents };
     AnCube *cubes = NULL;
@@ -290,6 +323,16 @@ int arg_analysis_activities(const ArgAnalysis *a, const ArgActivity **list)
         return -EAGAIN;
     *list = a->acts;
     return a->n_acts;
+}
+
+int arg_analysis_tracks(const ArgAnalysis *a, const ArgTrack **list)
+{
+    if (!a || !list)
+        return -EINVAL;
+    if (!a->finished)
+        return -EAGAIN;
+    *list = a->tracks;
+    return a->n_tracks;
 }
 
 int arg_analysis_proposals(const ArgAnalysis *a, const ArgProposal **list)
