@@ -8,6 +8,7 @@
 #include "arg/analysis.h"
 #include "arg/arg.h"
 #include "arg_mkv.h"
+#include "analyze_opt.h"
 #include "cli.h"
 #include "modelpath.h"
 #include "overlay.h"
@@ -68,173 +69,6 @@ static const CliTool tool = {
              "a valid JSON whose processingReport says \"fail\" and why (exit status 1).",
     .opts = opts,
 };
-
-/* The ActEV schema's file names: [A-Za-z0-9_.-]+ */
-static void video_name(const char *path, char *out, size_t size)
-{
-    const char *base = opt.name ? opt.name : path;
-    if (!opt.name) {
-        const char *s = strrchr(path, '/');
-        if (s)
-            base = s + 1;
-    }
-    size_t k = 0;
-    for (const char *p = base; *p && k + 1 < size; p++) {
-        char c = *p;
-        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 c == '_' || c == '-' || c == '.';
-        out[k++] = ok ? c : '_';
-    }
-    out[k] = 0;
-    if (k == 0)
-        snprintf(out, size, "video");
-}
-
-static void json_frame_key(CliJson *j, int64_t frame)
-{
-    char k[32];
-    snprintf(k, sizeof(k), "%lld", (long long)frame);
-    cli_json_key(j, k);
-}
-
-static void json_box(CliJson *j, const ArgBox *b)
-{
-    cli_json_object_begin(j);
-    cli_json_key(j, "boundingBox");
-    cli_json_object_begin(j);
-    cli_json_key(j, "x");
-    cli_json_int(j, b->x);
-    cli_json_key(j, "y");
-    cli_json_int(j, b->y);
-    cli_json_key(j, "w");
-    cli_json_int(j, b->w);
-    cli_json_key(j, "h");
-    cli_json_int(j, b->h);
-    cli_json_object_end(j);
-    cli_json_object_end(j);
-}
-
-static void json_stats(CliJson *j, const ArgAnalysisStats *st, double secs, double fps)
-{
-    cli_json_object_begin(j);
-    cli_json_key(j, "latent_frames");
-    cli_json_int(j, st->latent_frames);
-    cli_json_key(j, "pictures");
-    cli_json_int(j, st->pictures);
-    cli_json_key(j, "foreground_cells");
-    cli_json_int(j, st->fg_cells);
-    cli_json_key(j, "detections");
-    cli_json_int(j, st->detections);
-    cli_json_key(j, "tracks");
-    cli_json_int(j, st->confirmed_tracks);
-    cli_json_key(j, "proposals");
-    cli_json_int(j, st->proposals);
-    cli_json_key(j, "proposals_kept");
-    cli_json_int(j, st->proposals_kept);
-    cli_json_key(j, "candidates");
-    cli_json_int(j, st->candidates);
-    cli_json_key(j, "instances");
-    cli_json_int(j, st->instances);
-    cli_json_key(j, "seconds");
-    cli_json_double(j, secs, "%.4f");
-    double pps = secs > 0 ? st->pictures / secs : 0;
-    cli_json_key(j, "pictures_per_second");
-    cli_json_double(j, pps, "%.1f");
-    cli_json_key(j, "x_real_time");
-    cli_json_double(j, fps > 0 ? pps / fps : 0, "%.1f");
-    cli_json_object_end(j);
-}
-
-/* The system output: success with activities, or fail with a message. */
-static int write_output(const char *path, const char *name, ArgAnalysis *an, const char *fail,
-                        const ArgAnalysisStats *st, double secs, double fps)
-{
-    CliOut o;
-    if (cli_out_open(&o, path) < 0)
-        return -1;
-    CliJson j;
-    cli_json_init(&j, o.f, 2);
-    cli_json_object_begin(&j);
-    cli_json_key(&j, "filesProcessed");
-    cli_json_array_begin(&j);
-    cli_json_string(&j, name);
-    cli_json_array_end(&j);
-    cli_json_key(&j, "processingReport");
-    cli_json_object_begin(&j);
-    cli_json_key(&j, "fileStatuses");
-    cli_json_object_begin(&j);
-    cli_json_key(&j, name);
-    cli_json_object_begin(&j);
-    cli_json_key(&j, "status");
-    cli_json_string(&j, fail ? "fail" : "success");
-    cli_json_key(&j, "message");
-    cli_json_string(&j, fail ? fail : "analysed from tokens (arganalyze)");
-    cli_json_object_end(&j);
-    cli_json_object_end(&j);
-    cli_json_key(&j, "siteSpecific");
-    if (st)
-        json_stats(&j, st, secs, fps);
-    else {
-        cli_json_object_begin(&j);
-        cli_json_object_end(&j);
-    }
-    cli_json_object_end(&j);
-    cli_json_key(&j, "activities");
-    cli_json_array_begin(&j);
-    const ArgActivity *acts = NULL;
-    int n = (!fail && an) ? arg_analysis_activities(an, &acts) : 0;
-    for (int i = 0; i < n; i++) {
-        const ArgActivity *a = &acts[i];
-        cli_json_object_begin(&j);
-        cli_json_key(&j, "activity");
-        cli_json_string(&j, arg_activity_name(a->type));
-        cli_json_key(&j, "activityID");
-        cli_json_int(&j, i + 1);
-        cli_json_key(&j, "presenceConf");
-        cli_json_double(&j, a->score, "%.6f");
-        cli_json_key(&j, "localization");
-        cli_json_object_begin(&j);
-        cli_json_key(&j, name);
-        cli_json_object_begin(&j);
-        json_frame_key(&j, a->first + 1);
-        cli_json_int(&j, 1);
-        json_frame_key(&j, a->end + 1);
-        cli_json_int(&j, 0);
-        cli_json_object_end(&j);
-        cli_json_object_end(&j);
-        cli_json_key(&j, "objects");
-        cli_json_array_begin(&j);
-        cli_json_object_begin(&j);
-        cli_json_key(&j, "objectType");
-        cli_json_string(&j, arg_object_name(a->object_type));
-        cli_json_key(&j, "objectID");
-        cli_json_int(&j, a->track_id);
-        cli_json_key(&j, "localization");
-        cli_json_object_begin(&j);
-        cli_json_key(&j, name);
-        cli_json_object_begin(&j);
-        for (int b = 0; b < a->n_boxes; b++) {
-            json_frame_key(&j, a->boxes[b].picture + 1);
-            json_box(&j, &a->boxes[b].box);
-        }
-        json_frame_key(&j, a->end + 1);
-        cli_json_object_begin(&j);
-        cli_json_object_end(&j);
-        cli_json_object_end(&j);
-        cli_json_object_end(&j);
-        cli_json_object_end(&j);
-        cli_json_array_end(&j);
-        cli_json_object_end(&j);
-    }
-    cli_json_array_end(&j);
-    cli_json_object_end(&j);
-    if (cli_json_finish(&j) < 0) {
-        cli_error("internal error: malformed JSON");
-        cli_out_abort(&o);
-        return -1;
-    }
-    return cli_out_commit(&o) < 0 ? -1 : 0;
-}
 
 static int write_proposals(const char *path, ArgAnalysis *an)
 {
@@ -484,7 +318,10 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     cli_signals_install(0);
     char name[256], err[256] = "", fail[512] = "";
-    video_name(opt.in, name, sizeof(name));
+    if (opt.name)
+        analyze_video_name(opt.name, name, sizeof(name));
+    else
+        analyze_video_name(opt.in, name, sizeof(name));
 
     MkvReader *r = NULL;
     ArgDecoder *dec = NULL;
@@ -584,7 +421,7 @@ done:;
         cli_error("%s", fail);
         status = CLI_EXIT_FAIL;
     }
-    if (write_output(opt.out, name, an, fail[0] ? fail : NULL, an ? &st : NULL, secs, fps) < 0)
+    if (analyze_write_actev(opt.out, name, an, fail[0] ? fail : NULL, an ? &st : NULL, secs, fps) < 0)
         status = CLI_EXIT_FAIL;
     if (!fail[0] && opt.proposals && write_proposals(opt.proposals, an) < 0)
         status = CLI_EXIT_FAIL;
@@ -595,7 +432,7 @@ done:;
         if (cli_out_open(&o, opt.stats) == 0) {
             CliJson j;
             cli_json_init(&j, o.f, 1);
-            json_stats(&j, &st, secs, fps);
+            analyze_json_stats(&j, &st, secs, fps);
             cli_json_finish(&j);
             if (cli_out_commit(&o) < 0)
                 status = CLI_EXIT_FAIL;
