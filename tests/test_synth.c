@@ -4,8 +4,9 @@
  *                                       window cache, thread-count determinism
  *   test_synth --parity MODEL VECTORS   replay tools/train/poet_parity.py's vectors
  *                                       (PyTorch twin): logits, code lengths, tokens
- *   test_synth --make-model PATH TOKID  write a random-weight poet model (B = 18) whose
- *                                       tokenizer_id is TOKID (for tests/test_argsynth.sh)
+ *   test_synth --make-model PATH TOKID [tiny]  write a random-weight poet model (B = 18;
+ *                                       tiny: B = 7, d = 4, fuzz seeds) whose tokenizer_id
+ *                                       is TOKID (for tests/test_argsynth.sh)
  */
 #include <errno.h>
 #include <math.h>
@@ -562,10 +563,12 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "--parity"))
         return parity(argv[2], argv[3]);
-    if (argc == 4 && !strcmp(argv[1], "--make-model")) {
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "--make-model")) {
         uint8_t *buf;
         size_t size;
-        PoetGenCfg c = { 18, 32, 2, 4, 64, 3, 5, 4 };
+        PoetGenCfg c = { 18, 32, 2, 4, 64, 3, 5, 4 }, tiny = { 7, 4, 1, 2, 6, 2, 3, 2 };
+        if (argc == 5 && !strcmp(argv[4], "tiny"))
+            c = tiny;
         if (poet_gen(&c, argv[3], 5, NULL, &buf, &size) < 0)
             return 1;
         FILE *f = fopen(argv[2], "wb");
@@ -576,7 +579,7 @@ int main(int argc, char **argv)
         return ok ? 0 : 1;
     }
     if (argc != 1) {
-        fprintf(stderr, "usage: test_synth [--parity MODEL VECTORS | --make-model PATH TOKID]\n");
+        fprintf(stderr, "usage: test_synth [--parity MODEL VECTORS | --make-model PATH TOKID [tiny]]\n");
         return 2;
     }
     test_rng();
