@@ -12,6 +12,61 @@
 
 #define CHUNK 256   /* positions per task of the elementwise ops */
 
+/* c ? a : b without a branch (GCC does not if-convert float selects under
+ * -ftrapping-math, which would keep these loops scalar) */
+static inline float fsel(int c, float a, float b)
+{
+    uint32_t ua, ub, m = (uint32_t) - (int32_t)(c != 0), r;
+    memcpy(&ua, &a, 4);
+    memcpy(&ub, &b, 4);
+    r = (ua & m) | (ub & ~m);
+    float f;
+    memcpy(&f, &r, 4);
+    return f;
+}
+
+/* exp(x) for float, relative error about 1e-7, inlined so that the loops
+ * that call it vectorise (libm's expf and erff do not): 2^k * p(r) with
+ * k = round(x / ln 2) by the 1.5 * 2^23 trick and Cephes' polynomial. */
+static inline float vexpf(float x)
+{
+    x = fsel(x < -87.0f, -87.0f, x);
+    x = fsel(x > 88.0f, 88.0f, x);
+    const float magic = 12582912.0f;
+    float t = x * 1.44269504088896341f + magic;
+    uint32_t tb;
+    memcpy(&tb, &t, 4);
+    float kf = t - magic;
+    int32_t k = (int32_t)(tb - 0x4B400000u);
+    float r = x - kf * 0.693359375f;
+    r = r + kf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    uint32_t sb = (uint32_t)(k + 127) << 23;
+    float sc;
+    memcpy(&sc, &sb, 4);
+    return p * sc;
+}
+
+/* exact-form GELU 0.5 x (1 + erf(x / sqrt 2)) with erf from Abramowitz and
+ * Stegun 7.1.26 (absolute error below 1.5e-7); 1 + erf is formed without
+ * cancellation on both sides. */
+static inline float vgelu(float x)
+{
+    float z = x * 0.70710678118654752f, az = fabsf(z);
+    float t = 1.0f / (1.0f + 0.3275911f * az);
+    float q = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+    q *= vexpf(-az * az); /* 1 - erf(|z|) */
+    float two_minus = 2.0f - q;
+    float one_plus_erf = fsel(z < 0, q, two_minus);
+    return 0.5f * x * one_plus_erf;
+}
+
 /* ------------------------------------------------------------- LayerNorm */
 
 void ref_poet_layernorm(const float *x, float *y, int c, int n, const float *w, const float *b,
@@ -110,10 +165,9 @@ static void gelu_task(void *arg, int task, int thread)
     (void)thread;
     const GeluJob *j = arg;
     size_t i0 = (size_t)task * GELU_CHUNK, i1 = i0 + GELU_CHUNK < j->n ? i0 + GELU_CHUNK : j->n;
-    for (size_t i = i0; i < i1; i++) {
-        float v = j->x[i];
-        j->x[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
-    }
+    float *x = j->x;
+    for (size_t i = i0; i < i1; i++)
+        x[i] = vgelu(x[i]);
 }
 
 void poet_gelu(KernelCtx *k, float *x, size_t n)
@@ -234,9 +288,9 @@ static void attn_task(void *arg, int task, int thread)
             }
             const float bias = j->rel[((size_t)hd * w + dy + r) * w + dx + r];
             for (int x = x0; x < x1; x++) {
-                so[x] = so[x] * scale + bias;
-                if (so[x] > mx[x])
-                    mx[x] = so[x];
+                float v = so[x] * scale + bias;
+                so[x] = v;
+                mx[x] = fsel(v > mx[x], v, mx[x]);
             }
         }
     for (int x = 0; x < W; x++)
@@ -244,7 +298,8 @@ static void attn_task(void *arg, int task, int thread)
     for (int oi = 0; oi < ww; oi++) {
         float *so = s + (size_t)oi * W;
         for (int x = 0; x < W; x++) {
-            float e = so[x] == -INFINITY ? 0.f : expf(so[x] - mx[x]);
+            float e = vexpf(so[x] - mx[x]);
+            e = fsel(so[x] == -INFINITY, 0.f, e);
             so[x] = e;
             sum[x] += e;
         }
@@ -412,20 +467,24 @@ uint32_t poet_choose(const ArgPoet *p, const double *base, double temperature, i
                 acc += ar[j] * s[j];
             pre[i] = acc;
         }
-        int best = 0;
-        for (int v = 0; v < V; v++) {
-            double lp = 0;
-            for (int i = 0; i < nb; i++) {
-                const float *ar = p->bits_ar + (size_t)(a + i) * B + a;
+        /* log-probabilities of the 2^nb values over the tree of their bits:
+         * node u at depth i (bits 0..i-1 chosen) has one logit for bit i */
+        logp[0] = 0;
+        for (int i = 0; i < nb; i++) {
+            const float *ar = p->bits_ar + (size_t)(a + i) * B + a;
+            for (int u = 0; u < 1 << i; u++) {
                 double lg = pre[i];
                 for (int j = 0; j < i; j++)
-                    lg += ar[j] * ((v >> j & 1) ? 1.0 : -1.0);
-                lp += log_sigmoid(((v >> i & 1) ? 1.0 : -1.0) * lg);
+                    lg += ar[j] * ((u >> j & 1) ? 1.0 : -1.0);
+                double ls = log_sigmoid(lg);
+                logp[u | 1 << i] = logp[u] + ls;
+                logp[u] = logp[u] + (ls - lg); /* log sigmoid(-lg) */
             }
-            logp[v] = lp;
-            if (lp > logp[best])
-                best = v;
         }
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (logp[v] > logp[best])
+                best = v;
         int choice;
         if (temperature <= 0) {
             choice = best;
