@@ -1,0 +1,18 @@
+#!/bin/sh
+# ARG-Poet parity against the PyTorch twin: tools/train/poet_parity.py makes a
+# random-weight model and reference vectors with tools/train/poet.py, then
+# test_synth replays them with the C engine (logits within 1e-3, the same
+# greedy tokens, code lengths). Exit 77 (skipped) without the twin.
+# usage: run_poet_parity.sh TEST_SYNTH PYTHON SRCDIR WORKDIR SEED DTYPE WINDOW H W
+set -eu
+bin=$1 py=$2 src=$3 work=$4 seed=$5 dtype=$6 window=$7 h=$8 w=$9
+if [ ! -f "$src/tools/train/poet.py" ] && [ -z "${PYTHONPATH:-}" ]; then
+    echo "tools/train/poet.py (the twin) is not in this tree: skipped"
+    exit 77
+fi
+mkdir -p "$work"
+model="$work/poet-s$seed-$dtype-w$window.safetensors"
+vec="$work/poet-s$seed-$dtype-w$window-vectors.safetensors"
+"$py" "$src/tools/train/poet_parity.py" --seed "$seed" --dtype "$dtype" --window "$window" \
+    --height "$h" --width "$w" --out-model "$model" --out-vectors "$vec"
+exec "$bin" --parity "$model" "$vec"
