@@ -19,10 +19,10 @@
 #endif
 
 static struct {
-    const char *in, *out, *name, *stats, *proposals, *draw, *draw_from, *model;
+    const char *in, *out, *name, *stats, *proposals, *tracks, *draw, *draw_from, *model;
     double fg_bits, min_cube_fg, min_score;
     int draw_every, draw_per, threads;
-} opt = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, -1, -1, 16, 8, 0 };
+} opt = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, -1, -1, 16, 8, 0 };
 
 static const CliOpt opts[] = {
     { .names = "-i --input", .kind = CLI_STRING, .dest = &opt.in, .metavar = "FILE",
@@ -36,6 +36,9 @@ static const CliOpt opts[] = {
     CLI_OPT_STRING("--stats", &opt.stats, "FILE", "write statistics and speed as JSON"),
     CLI_OPT_STRING("--proposals", &opt.proposals, "FILE",
                    "write the cube proposals (before activity scoring) as JSON"),
+    CLI_OPT_STRING("--tracks", &opt.tracks, "FILE",
+                   "write the tracks as JSON (id, type, pictures, a box per latent frame\n"
+                   "[first picture 1-based, x, y, w, h, observed])"),
     CLI_OPT_DOUBLE("--fg-bits", &opt.fg_bits, 0.1, 32, "X",
                    "foreground threshold, weighted Hamming bits (default 3)"),
     CLI_OPT_DOUBLE("--min-cube-fg", &opt.min_cube_fg, 0, 1, "X",
@@ -74,6 +77,53 @@ static const CliTool tool = {
              "a valid JSON whose processingReport says \"fail\" and why (exit status 1).",
     .opts = opts,
 };
+
+static int write_tracks(const char *path, ArgAnalysis *an)
+{
+    CliOut o;
+    if (cli_out_open(&o, path) < 0)
+        return -1;
+    CliJson j;
+    cli_json_init(&j, o.f, 2);
+    cli_json_object_begin(&j);
+    cli_json_key(&j, "tracks");
+    cli_json_array_begin(&j);
+    const ArgTrack *t = NULL;
+    int n = arg_analysis_tracks(an, &t);
+    for (int i = 0; i < n; i++) {
+        cli_json_object_begin(&j);
+        cli_json_key(&j, "id");
+        cli_json_int(&j, t[i].id);
+        cli_json_key(&j, "objectType");
+        cli_json_string(&j, arg_object_name(t[i].object_type));
+        cli_json_key(&j, "first");
+        cli_json_int(&j, t[i].first + 1);
+        cli_json_key(&j, "end");
+        cli_json_int(&j, t[i].end + 1);
+        cli_json_key(&j, "boxes");
+        cli_json_array_begin(&j);
+        for (int k = 0; k < t[i].n_boxes; k++) {
+            const ArgTimedBox *b = &t[i].boxes[k];
+            cli_json_array_begin(&j);
+            cli_json_int(&j, b->picture + 1);
+            cli_json_int(&j, b->box.x);
+            cli_json_int(&j, b->box.y);
+            cli_json_int(&j, b->box.w);
+            cli_json_int(&j, b->box.h);
+            cli_json_int(&j, t[i].observed[k]);
+            cli_json_array_end(&j);
+        }
+        cli_json_array_end(&j);
+        cli_json_object_end(&j);
+    }
+    cli_json_array_end(&j);
+    cli_json_object_end(&j);
+    if (cli_json_finish(&j) < 0) {
+        cli_out_abort(&o);
+        return -1;
+    }
+    return cli_out_commit(&o) < 0 ? -1 : 0;
+}
 
 static int write_proposals(const char *path, ArgAnalysis *an)
 {
@@ -520,6 +570,8 @@ done:;
     if (analyze_write_actev(opt.out, name, an, fail[0] ? fail : NULL, an ? &st : NULL, secs, fps) < 0)
         status = CLI_EXIT_FAIL;
     if (!fail[0] && opt.proposals && write_proposals(opt.proposals, an) < 0)
+        status = CLI_EXIT_FAIL;
+    if (!fail[0] && opt.tracks && write_tracks(opt.tracks, an) < 0)
         status = CLI_EXIT_FAIL;
     if (!fail[0] && opt.draw && draw_pass(an, &h) < 0)
         status = CLI_EXIT_FAIL;

@@ -186,8 +186,10 @@ def draw_test(exe, stream, work):
     for f in os.listdir(work):
         if f.startswith("draw_") and f.endswith(".png"):
             os.remove(os.path.join(work, f))
+    tracks = os.path.join(work, "tracks.json")
     p = subprocess.run([exe, "-i", stream, "-o", out, "-y", "-q", "--draw", base, "--draw-from", y4m,
-                        "--draw-every", "40", "--draw-per", "4"], capture_output=True, text=True)
+                        "--draw-every", "40", "--draw-per", "4", "--tracks", tracks],
+                       capture_output=True, text=True)
     sheets = sorted(f for f in os.listdir(work) if f.startswith("draw_") and f.endswith(".png"))
     try:
         assert p.returncode == 0, p.stderr
@@ -195,6 +197,16 @@ def draw_test(exe, stream, work):
         w, h, rows = read_png(os.path.join(work, sheets[0]))
         assert (w, h) == (4 * (pw + 4) - 4, ph), (w, h)
         acts = json.load(open(out))["activities"]
+        # --tracks: every activity's object is a track, its boxes the track's
+        tr = {t["id"]: {b[0]: b[1:5] for b in t["boxes"]} for t in json.load(open(tracks))["tracks"]}
+        for a in acts:
+            o = a["objects"][0]
+            assert o["objectID"] in tr, "activity of an unknown track %d" % o["objectID"]
+            for f, v in list(o["localization"].values())[0].items():
+                if "boundingBox" in v:
+                    b = v["boundingBox"]
+                    assert tr[o["objectID"]].get(int(f)) == [b["x"], b["y"], b["w"], b["h"]], \
+                        "track %d's box at %s" % (o["objectID"], f)
         checked = good = 0
         for cell in range(4):
             k = cell * 40 + 1  # 1-based picture of the cell
