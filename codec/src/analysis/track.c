@@ -450,7 +450,8 @@ static void stitch(AnTracker *tk)
     int *prev = next + n;
     for (int i = 0; i < n; i++)
         next[i] = prev[i] = -1;
-    qsort(pairs, (size_t)np, sizeof(*pairs), cmp_pair);
+    if (np > 1)
+        qsort(pairs, (size_t)np, sizeof(*pairs), cmp_pair);
     for (int k = 0; k < np; k++) {
         int a = pairs[k].a, b = pairs[k].b;
         if (next[a] >= 0 || prev[b] >= 0)
