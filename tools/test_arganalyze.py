@@ -18,6 +18,7 @@ colour at the pixels the JSON names, the rest grey.
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -237,6 +238,30 @@ def draw_test(exe, stream, work):
             good, checked)
         print("ok   draw       %s %dx%d, %d of %d box edges at the expected pixels" % (
             sheets[0], w, h, good, checked))
+    except AssertionError as e:
+        print("FAIL draw       %s" % e)
+        return 1
+    # a video (builds with FFmpeg's libraries and argdec's writer; others
+    # refuse it with exit 2 before any work), judged by ffprobe
+    mp4 = os.path.join(work, "draw.mp4")
+    p = subprocess.run([exe, "-i", stream, "-o", out, "-y", "-q", "--draw", mp4, "--draw-from", y4m,
+                        "--draw-every", "4"], capture_output=True, text=True)
+    try:
+        if p.returncode == 2 and "contact sheets only" in p.stderr:
+            print("ok   draw video refused (no FFmpeg writer in this build)")
+            return 0
+        assert p.returncode == 0, p.stderr
+        if not shutil.which("ffprobe"):
+            print("ok   draw video written (no ffprobe to judge it)")
+            return 0
+        q = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                            "-show_entries", "stream=width,height,nb_read_frames", "-of", "json", mp4],
+                           capture_output=True, text=True)
+        if q.returncode != 0 and not os.path.exists(mp4):
+            raise AssertionError("no video written")
+        st = json.loads(q.stdout)["streams"][0]
+        assert (st["width"], st["height"], int(st["nb_read_frames"])) == (pw, ph, n // 4), st
+        print("ok   draw video %dx%d, %s pictures (ffprobe)" % (pw, ph, st["nb_read_frames"]))
         return 0
     except AssertionError as e:
         print("FAIL draw       %s" % e)
