@@ -1,8 +1,8 @@
 /* The tracker's fragmentation fixes (codec/src/analysis/track.c) on
  * constructed detections with known answers: motion-gated matching of a
  * small fast object, keyframe latent frames that only carry the tracks, no
- * births from fragments of a tracked object, stitching across a gap, and
- * the shortest reported track. */
+ * births from fragments of a tracked object, stitching across a gap, the
+ * shortest reported track, and static one-cell flicker. */
 #include <string.h>
 
 #include "analysis/an.h"
@@ -182,6 +182,25 @@ static void test_min_track(void)
     an_tracker_free(&tk);
 }
 
+/* a 1x1 blob that stays put is flicker and goes; the same blob moving, and a
+ * standing person-sized object, stay */
+static void test_flicker(void)
+{
+    ArgAnalysisSettings s;
+    arg_analysis_default_settings(&s);
+    AnTracker tk;
+    memset(&tk, 0, sizeof(tk));
+    for (int t = 0; t < 12; t++) {
+        AnDet d[3] = { det(3, 3, 1, 1), det(10.0f + 0.5f * (float)t, 20, 1, 1), det(30, 10, 2, 5) };
+        an_track_step(&tk, t, (int64_t)t * 4, d, 3, mask, GW, GH, &s);
+    }
+    an_track_finish(&tk);
+    CHECK(tk.n == 2, "flicker dropped, 2 tracks left: %d", tk.n);
+    for (int i = 0; i < tk.n; i++)
+        CHECK(tk.tr[i].pts[0].box.x0 != 3.0f, "not the static blob");
+    an_tracker_free(&tk);
+}
+
 int main(void)
 {
     test_gated();
@@ -189,5 +208,6 @@ int main(void)
     test_fragments();
     test_stitch();
     test_min_track();
+    test_flicker();
     return check_summary();
 }

@@ -14,12 +14,15 @@
 #include "overlay.h"
 #include "png.h"
 #include "y4m.h"
+#ifdef ARG_HAVE_AVOUT
+#include "avout.h"
+#endif
 
 static struct {
-    const char *in, *out, *name, *stats, *proposals, *draw, *draw_from, *model;
+    const char *in, *out, *name, *stats, *proposals, *tracks, *draw, *draw_from, *model;
     double fg_bits, min_cube_fg, min_score;
     int draw_every, draw_per, threads;
-} opt = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, -1, -1, 16, 8, 0 };
+} opt = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, -1, -1, 16, 8, 0 };
 
 static const CliOpt opts[] = {
     { .names = "-i --input", .kind = CLI_STRING, .dest = &opt.in, .metavar = "FILE",
@@ -33,19 +36,24 @@ static const CliOpt opts[] = {
     CLI_OPT_STRING("--stats", &opt.stats, "FILE", "write statistics and speed as JSON"),
     CLI_OPT_STRING("--proposals", &opt.proposals, "FILE",
                    "write the cube proposals (before activity scoring) as JSON"),
+    CLI_OPT_STRING("--tracks", &opt.tracks, "FILE",
+                   "write the tracks as JSON (id, type, pictures, a box per latent frame\n"
+                   "[first picture 1-based, x, y, w, h, observed])"),
     CLI_OPT_DOUBLE("--fg-bits", &opt.fg_bits, 0.1, 32, "X",
                    "foreground threshold, weighted Hamming bits (default 3)"),
     CLI_OPT_DOUBLE("--min-cube-fg", &opt.min_cube_fg, 0, 1, "X",
                    "smallest mean foreground fraction of a kept cube (default 0.15)"),
     CLI_OPT_DOUBLE("--min-score", &opt.min_score, 0, 1, "X",
                    "smallest presence confidence reported (default 0.1)"),
-    CLI_OPT_STRING("--draw", &opt.draw, "FILE.png",
+    CLI_OPT_STRING("--draw", &opt.draw, "FILE",
                    "draw the tracks (boxes, #IDs) and activities on the pictures, for\n"
-                   "checking by eye: contact sheets FILE_NNNN.png (NNNN: the sheet's\n"
-                   "first picture, 1-based) of every --draw-every-th picture. This\n"
-                   "decodes pictures (the model of the stream, or -m), unless\n"
-                   "--draw-from gives them"),
-    CLI_OPT_INT("--draw-every", &opt.draw_every, 1, 1000000, "N", "draw every N-th picture (default 16)"),
+                   "checking by eye: FILE.png gives contact sheets FILE_NNNN.png (NNNN:\n"
+                   "the sheet's first picture, 1-based) of every --draw-every-th\n"
+                   "picture; FILE.mp4 (.mkv, .webm, ...: when built with FFmpeg's\n"
+                   "libraries) a video of every picture. This decodes pictures (the\n"
+                   "model of the stream, or -m), unless --draw-from gives them"),
+    CLI_OPT_INT("--draw-every", &opt.draw_every, 1, 1000000, "N",
+                "draw every N-th picture (default 16 for sheets, 1 for a video)"),
     CLI_OPT_INT("--draw-per", &opt.draw_per, 1, 64, "N", "pictures per sheet (default 8)"),
     CLI_OPT_STRING("--draw-from", &opt.draw_from, "FILE.y4m",
                    "draw on these pictures (the source of the stream, same size)\n"
@@ -69,6 +77,53 @@ static const CliTool tool = {
              "a valid JSON whose processingReport says \"fail\" and why (exit status 1).",
     .opts = opts,
 };
+
+static int write_tracks(const char *path, ArgAnalysis *an)
+{
+    CliOut o;
+    if (cli_out_open(&o, path) < 0)
+        return -1;
+    CliJson j;
+    cli_json_init(&j, o.f, 2);
+    cli_json_object_begin(&j);
+    cli_json_key(&j, "tracks");
+    cli_json_array_begin(&j);
+    const ArgTrack *t = NULL;
+    int n = arg_analysis_tracks(an, &t);
+    for (int i = 0; i < n; i++) {
+        cli_json_object_begin(&j);
+        cli_json_key(&j, "id");
+        cli_json_int(&j, t[i].id);
+        cli_json_key(&j, "objectType");
+        cli_json_string(&j, arg_object_name(t[i].object_type));
+        cli_json_key(&j, "first");
+        cli_json_int(&j, t[i].first + 1);
+        cli_json_key(&j, "end");
+        cli_json_int(&j, t[i].end + 1);
+        cli_json_key(&j, "boxes");
+        cli_json_array_begin(&j);
+        for (int k = 0; k < t[i].n_boxes; k++) {
+            const ArgTimedBox *b = &t[i].boxes[k];
+            cli_json_array_begin(&j);
+            cli_json_int(&j, b->picture + 1);
+            cli_json_int(&j, b->box.x);
+            cli_json_int(&j, b->box.y);
+            cli_json_int(&j, b->box.w);
+            cli_json_int(&j, b->box.h);
+            cli_json_int(&j, t[i].observed[k]);
+            cli_json_array_end(&j);
+        }
+        cli_json_array_end(&j);
+        cli_json_object_end(&j);
+    }
+    cli_json_array_end(&j);
+    cli_json_object_end(&j);
+    if (cli_json_finish(&j) < 0) {
+        cli_out_abort(&o);
+        return -1;
+    }
+    return cli_out_commit(&o) < 0 ? -1 : 0;
+}
 
 static int write_proposals(const char *path, ArgAnalysis *an)
 {
@@ -146,6 +201,39 @@ static int sheet_flush(Sheet *sh)
     return 0;
 }
 
+/* A video instead of sheets (--draw FILE.mp4). */
+typedef struct DrawVideo {
+#ifdef ARG_HAVE_AVOUT
+    AvOut *av;
+    Y4mImage img;
+    float *frgb;
+    Y4mColor col;
+#endif
+    int on;
+} DrawVideo;
+
+/* picture: the stream's (for the overlay); pts: the video's */
+static int video_add(DrawVideo *v, Sheet *sh, int64_t picture, int64_t pts, uint8_t *rgb, ArgAnalysis *an)
+{
+#ifdef ARG_HAVE_AVOUT
+    OvImage im = { rgb, sh->pw, sh->ph, 3 * (ptrdiff_t)sh->pw };
+    const ArgTrack *tr = NULL;
+    const ArgActivity *acts = NULL;
+    int nt = arg_analysis_tracks(an, &tr), na = arg_analysis_activities(an, &acts);
+    ov_draw_analysis(&im, picture, tr, nt < 0 ? 0 : nt, acts, na < 0 ? 0 : na, sh->pw >= 640 ? 2 : 1);
+    size_t n = (size_t)sh->pw * sh->ph;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            v->frgb[(size_t)c * n + i] = (float)rgb[i * 3 + c] / 127.5f - 1.0f;
+    y4m_rgb_to_yuv(v->frgb, sh->pw, (ptrdiff_t)n, &v->col, &v->img);
+    sh->files++;
+    return avout_write_video(v->av, &v->img, pts) < 0 ? -1 : 0;
+#else
+    (void)v, (void)sh, (void)picture, (void)pts, (void)rgb, (void)an;
+    return -1;
+#endif
+}
+
 /* One picture (8-bit RGB, w x h) into the sheet. */
 static int sheet_add(Sheet *sh, int64_t picture, const uint8_t *rgb, ArgAnalysis *an)
 {
@@ -169,10 +257,16 @@ static int sheet_add(Sheet *sh, int64_t picture, const uint8_t *rgb, ArgAnalysis
 static int draw_pass(ArgAnalysis *an, const ArgSequenceHeader *h)
 {
     const char *dot = strrchr(opt.draw, '.');
-    if (!dot || strcmp(dot, ".png")) {
-        cli_error("--draw %s: only .png contact sheets are supported", opt.draw);
-        return -1;
-    }
+    DrawVideo vid;
+    memset(&vid, 0, sizeof(vid));
+    vid.on = !dot || strcmp(dot, ".png");
+#ifndef ARG_HAVE_AVOUT
+    if (vid.on)
+        return -1; /* refused in main */
+#endif
+    int every = vid.on && !cli_given(&opt.draw_every) ? 1 : opt.draw_every;
+    if (!dot)
+        dot = opt.draw + strlen(opt.draw);
     Sheet sh;
     memset(&sh, 0, sizeof(sh));
     sh.pw = h->width;
@@ -197,6 +291,33 @@ static int draw_pass(ArgAnalysis *an, const ArgSequenceHeader *h)
         cli_error("out of memory");
         goto out;
     }
+#ifdef ARG_HAVE_AVOUT
+    if (vid.on) {
+        AvOutConfig cfg;
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.path = opt.draw;
+        cfg.crf = -1;
+        cfg.width = h->width;
+        cfg.height = h->height;
+        cfg.fps_num = (int)h->fps_num;
+        cfg.fps_den = (int)h->fps_den;
+        if (every > 1) /* a picture every `every`: the same duration */
+            cfg.fps_den *= every;
+        cfg.chroma = Y4M_C420JPEG;
+        cfg.matrix = h->matrix;
+        cfg.range = h->range;
+        cfg.primaries = h->primaries;
+        cfg.transfer = h->transfer;
+        cfg.audio_samples = -1;
+        vid.col.matrix = h->matrix == 1 ? Y4M_MATRIX_BT709 : Y4M_MATRIX_BT601;
+        vid.col.full_range = h->range == 2;
+        vid.col.upsample = Y4M_UPSAMPLE_BILINEAR;
+        vid.frgb = frgb;
+        if (cli_check_overwrite(opt.draw) < 0 || y4m_image_alloc(&vid.img, h->width, h->height, Y4M_C420JPEG) < 0 ||
+            avout_open(&vid.av, &cfg) < 0)
+            goto out;
+    }
+#endif
     if (opt.draw_from) {
         if (y4m_reader_open(&yr, opt.draw_from, err, sizeof(err)) < 0) {
             cli_error("%s", err);
@@ -217,12 +338,12 @@ static int draw_pass(ArgAnalysis *an, const ArgSequenceHeader *h)
         int64_t k = 0;
         int got;
         while ((got = y4m_reader_read(yr, &img)) == 1 && !cli_interrupted()) {
-            if (k % opt.draw_every == 0) {
+            if (k % every == 0) {
                 y4m_yuv_to_rgb(&img, &col, frgb, sh.pw, (ptrdiff_t)sh.pw * sh.ph);
                 for (size_t i = 0; i < (size_t)sh.pw * sh.ph; i++)
                     for (int c = 0; c < 3; c++)
                         pic[i * 3 + c] = y4m_float_to_u8(frgb[(size_t)c * sh.pw * sh.ph + i]);
-                if (sheet_add(&sh, k, pic, an) < 0)
+                if ((vid.on ? video_add(&vid, &sh, k, k / every, pic, an) : sheet_add(&sh, k, pic, an)) < 0)
                     goto out;
             }
             k++;
@@ -276,14 +397,14 @@ static int draw_pass(ArgAnalysis *an, const ArgSequenceHeader *h)
             ArgPicture pp;
             while (arg_decoder_get_picture(dec, &pp) == 0) {
                 cli_progress_update(&prog, pp.pts + 1, "drawing");
-                if (pp.pts % opt.draw_every)
+                if (pp.pts % every)
                     continue;
                 for (int y = 0; y < sh.ph; y++)
                     for (int x = 0; x < sh.pw; x++)
                         for (int c = 0; c < 3; c++)
                             pic[((size_t)y * sh.pw + x) * 3 + c] =
                                 y4m_float_to_u8(pp.data[c * pp.plane_stride + y * pp.stride + x]);
-                if (sheet_add(&sh, pp.pts, pic, an) < 0) {
+                if ((vid.on ? video_add(&vid, &sh, pp.pts, pp.pts / every, pic, an) : sheet_add(&sh, pp.pts, pic, an)) < 0) {
                     cli_progress_end(&prog);
                     goto out;
                 }
@@ -295,11 +416,29 @@ static int draw_pass(ArgAnalysis *an, const ArgSequenceHeader *h)
             goto out;
         }
     }
-    if (cli_interrupted() || sheet_flush(&sh) < 0)
+    if (cli_interrupted())
+        goto out;
+#ifdef ARG_HAVE_AVOUT
+    if (vid.on) {
+        AvOut *av = vid.av;
+        vid.av = NULL;
+        if (avout_close(av, 1) < 0)
+            goto out;
+        cli_info("--draw: %d pictures in %s", sh.files, opt.draw);
+        rc = 0;
+        goto out;
+    }
+#endif
+    if (sheet_flush(&sh) < 0)
         goto out;
     cli_info("--draw: %d sheet%s %.*s_NNNN.png", sh.files, sh.files == 1 ? "" : "s", (int)sh.base_len, sh.base);
     rc = 0;
 out:
+#ifdef ARG_HAVE_AVOUT
+    if (vid.av)
+        avout_close(vid.av, 0);
+    y4m_image_free(&vid.img);
+#endif
     y4m_image_free(&img);
     y4m_reader_close(yr);
     arg_decoder_close(dec);
@@ -316,6 +455,13 @@ int main(int argc, char **argv)
     cli_parse_or_exit(&tool, argc, argv);
     if (cli_check_overwrite(opt.out) < 0)
         return CLI_EXIT_USAGE;
+#ifndef ARG_HAVE_AVOUT
+    if (opt.draw && (!strrchr(opt.draw, '.') || strcmp(strrchr(opt.draw, '.'), ".png"))) {
+        cli_error("--draw %s: this arganalyze writes .png contact sheets only (a video needs\n"
+                  "FFmpeg's libraries and argdec's writer at build time)", opt.draw);
+        return CLI_EXIT_USAGE;
+    }
+#endif
     cli_signals_install(0);
     char name[256], err[256] = "", fail[512] = "";
     if (opt.name)
@@ -424,6 +570,8 @@ done:;
     if (analyze_write_actev(opt.out, name, an, fail[0] ? fail : NULL, an ? &st : NULL, secs, fps) < 0)
         status = CLI_EXIT_FAIL;
     if (!fail[0] && opt.proposals && write_proposals(opt.proposals, an) < 0)
+        status = CLI_EXIT_FAIL;
+    if (!fail[0] && opt.tracks && write_tracks(opt.tracks, an) < 0)
         status = CLI_EXIT_FAIL;
     if (!fail[0] && opt.draw && draw_pass(an, &h) < 0)
         status = CLI_EXIT_FAIL;

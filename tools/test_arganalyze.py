@@ -18,6 +18,7 @@ colour at the pixels the JSON names, the rest grey.
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -186,8 +187,10 @@ def draw_test(exe, stream, work):
     for f in os.listdir(work):
         if f.startswith("draw_") and f.endswith(".png"):
             os.remove(os.path.join(work, f))
+    tracks = os.path.join(work, "tracks.json")
     p = subprocess.run([exe, "-i", stream, "-o", out, "-y", "-q", "--draw", base, "--draw-from", y4m,
-                        "--draw-every", "40", "--draw-per", "4"], capture_output=True, text=True)
+                        "--draw-every", "40", "--draw-per", "4", "--tracks", tracks],
+                       capture_output=True, text=True)
     sheets = sorted(f for f in os.listdir(work) if f.startswith("draw_") and f.endswith(".png"))
     try:
         assert p.returncode == 0, p.stderr
@@ -195,6 +198,16 @@ def draw_test(exe, stream, work):
         w, h, rows = read_png(os.path.join(work, sheets[0]))
         assert (w, h) == (4 * (pw + 4) - 4, ph), (w, h)
         acts = json.load(open(out))["activities"]
+        # --tracks: every activity's object is a track, its boxes the track's
+        tr = {t["id"]: {b[0]: b[1:5] for b in t["boxes"]} for t in json.load(open(tracks))["tracks"]}
+        for a in acts:
+            o = a["objects"][0]
+            assert o["objectID"] in tr, "activity of an unknown track %d" % o["objectID"]
+            for f, v in list(o["localization"].values())[0].items():
+                if "boundingBox" in v:
+                    b = v["boundingBox"]
+                    assert tr[o["objectID"]].get(int(f)) == [b["x"], b["y"], b["w"], b["h"]], \
+                        "track %d's box at %s" % (o["objectID"], f)
         checked = good = 0
         for cell in range(4):
             k = cell * 40 + 1  # 1-based picture of the cell
@@ -225,6 +238,30 @@ def draw_test(exe, stream, work):
             good, checked)
         print("ok   draw       %s %dx%d, %d of %d box edges at the expected pixels" % (
             sheets[0], w, h, good, checked))
+    except AssertionError as e:
+        print("FAIL draw       %s" % e)
+        return 1
+    # a video (builds with FFmpeg's libraries and argdec's writer; others
+    # refuse it with exit 2 before any work), judged by ffprobe
+    mp4 = os.path.join(work, "draw.mp4")
+    p = subprocess.run([exe, "-i", stream, "-o", out, "-y", "-q", "--draw", mp4, "--draw-from", y4m,
+                        "--draw-every", "4"], capture_output=True, text=True)
+    try:
+        if p.returncode == 2 and "contact sheets only" in p.stderr:
+            print("ok   draw video refused (no FFmpeg writer in this build)")
+            return 0
+        assert p.returncode == 0, p.stderr
+        if not shutil.which("ffprobe"):
+            print("ok   draw video written (no ffprobe to judge it)")
+            return 0
+        q = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                            "-show_entries", "stream=width,height,nb_read_frames", "-of", "json", mp4],
+                           capture_output=True, text=True)
+        if q.returncode != 0 and not os.path.exists(mp4):
+            raise AssertionError("no video written")
+        st = json.loads(q.stdout)["streams"][0]
+        assert (st["width"], st["height"], int(st["nb_read_frames"])) == (pw, ph, n // 4), st
+        print("ok   draw video %dx%d, %s pictures (ffprobe)" % (pw, ph, st["nb_read_frames"]))
         return 0
     except AssertionError as e:
         print("FAIL draw       %s" % e)

@@ -14,7 +14,8 @@
  * At the end, broken tracks are stitched: a track that ends and one born
  * at most stitch_gap latent frames later, where the first one's motion
  * leads, join (the gap filled by interpolated, unobserved points); tracks
- * observed in fewer than min_track latent frames are dropped, and the rest
+ * observed in fewer than min_track latent frames are dropped, so are blobs
+ * of at most 2 cells that never move (background flicker), and the rest
  * numbered from 1 in order of birth. */
 #include <errno.h>
 #include <math.h>
@@ -449,7 +450,8 @@ static void stitch(AnTracker *tk)
     int *prev = next + n;
     for (int i = 0; i < n; i++)
         next[i] = prev[i] = -1;
-    qsort(pairs, (size_t)np, sizeof(*pairs), cmp_pair);
+    if (np > 1)
+        qsort(pairs, (size_t)np, sizeof(*pairs), cmp_pair);
     for (int k = 0; k < np; k++) {
         int a = pairs[k].a, b = pairs[k].b;
         if (next[a] >= 0 || prev[b] >= 0)
@@ -472,6 +474,26 @@ static void stitch(AnTracker *tk)
     }
     free(next);
     free(pairs);
+}
+
+/* A blob of at most 2 cells that never moves (every observed centre within
+ * one cell of the first): background flicker (windows, edges, a sign),
+ * too small for an object the token grid resolves anyway. */
+static int is_flicker(const AnTrack *t)
+{
+    const AnPoint *f = NULL;
+    for (int j = 0; j < t->n; j++) {
+        const AnPoint *p = &t->pts[j];
+        if (!p->observed)
+            continue;
+        if ((p->box.x1 - p->box.x0) * (p->box.y1 - p->box.y0) > 2.0f)
+            return 0;
+        if (!f)
+            f = p;
+        else if (centre_dist(&p->box, &f->box) > 1.0f)
+            return 0;
+    }
+    return f != NULL;
 }
 
 static int cmp_birth(const void *pa, const void *pb)
@@ -501,7 +523,7 @@ void an_track_finish(AnTracker *tk)
         int obs = 0;
         for (int j = 0; j < tk->tr[i].n; j++)
             obs += tk->tr[i].pts[j].observed;
-        if (tk->tr[i].n == 0 || obs < tk->min_track) {
+        if (tk->tr[i].n == 0 || obs < tk->min_track || is_flicker(&tk->tr[i])) {
             free(tk->tr[i].pts);
             continue;
         }
