@@ -238,7 +238,15 @@ int main(int argc, char **argv)
                       "not to Y4M or WAV output");
             return CLI_EXIT_USAGE;
         }
-#ifndef ARG_HAVE_LIBAV
+#ifdef ARG_HAVE_LIBAV
+    if (kind == OUT_AV) { /* refuse what cannot be written before any work */
+        AvOutConfig ac = { .path = opt.out, .format = opt.format, .vcodec = opt.vcodec, .acodec = opt.acodec,
+                           .crf = opt.crf, .preset = opt.preset,
+                           .chroma = opt.pix_fmt >= 0 ? opt.pix_fmt : Y4M_C420JPEG };
+        if (avout_check(&ac) < 0)
+            return CLI_EXIT_USAGE;
+    }
+#else
     if (kind == OUT_AV) {
         cli_error("%s: this argdec was built without FFmpeg's libraries (meson -Dlibav=enabled): it writes only "
                   "Y4M (.y4m, -f yuv4mpegpipe) and WAV (.wav); convert with ffmpeg, e.g. "

@@ -168,42 +168,92 @@ static int code_point(int v, int max, int unspecified)
 
 /* --------------------------------------------------------------- video */
 
-static int open_video(AvOut *o, const AVOutputFormat *f)
+/* The video encoder for the request, or NULL after saying why. */
+static const AVCodec *choose_video(const AvOutConfig *c, const AVOutputFormat *f)
 {
-    const AvOutConfig *c = &o->cfg;
+    const AVCodec *vc = NULL;
     const char *name = c->vcodec;
     if (!name)
         name = is_webm(f) ? "libvpx-vp9" : takes(f, AV_CODEC_ID_H264) != 0 ? "libx264" : NULL;
     if (name) {
-        if (!(o->vc = find_encoder(name, AVMEDIA_TYPE_VIDEO, "-c:v")))
-            return -EINVAL;
-    } else if (f->video_codec == AV_CODEC_ID_NONE || !(o->vc = avcodec_find_encoder(f->video_codec))) {
+        if (!(vc = find_encoder(name, AVMEDIA_TYPE_VIDEO, "-c:v")))
+            return NULL;
+    } else if (f->video_codec == AV_CODEC_ID_NONE || !(vc = avcodec_find_encoder(f->video_codec))) {
         cli_error("%s: the %s container has no video encoder here; give -c:v", c->path, f->name);
-        return -EINVAL;
+        return NULL;
     }
-    if (f->video_codec == AV_CODEC_ID_NONE || takes(f, o->vc->id) == 0) {
-        cli_error("%s: the %s container does not take %s video (-c:v)", c->path, f->name, o->vc->name);
-        return -EINVAL;
+    if (f->video_codec == AV_CODEC_ID_NONE || takes(f, vc->id) == 0) {
+        cli_error("%s: the %s container does not take %s video (-c:v)", c->path, f->name, vc->name);
+        return NULL;
     }
     enum AVPixelFormat pf = pix_fmt_of(c->chroma);
-    if (o->vc->pix_fmts) {
+    if (vc->pix_fmts) {
         int ok = 0;
-        for (const enum AVPixelFormat *p = o->vc->pix_fmts; *p != AV_PIX_FMT_NONE; p++)
+        for (const enum AVPixelFormat *p = vc->pix_fmts; *p != AV_PIX_FMT_NONE; p++)
             ok |= *p == pf;
         if (!ok) {
-            cli_error("encoder %s does not take %s pictures (-pix_fmt)", o->vc->name, av_get_pix_fmt_name(pf));
-            return -EINVAL;
+            cli_error("encoder %s does not take %s pictures (-pix_fmt)", vc->name, av_get_pix_fmt_name(pf));
+            return NULL;
         }
     }
+    if (c->crf >= 0 && !has_option(vc, "crf")) {
+        cli_error("-crf: encoder %s has no constant-quality mode", vc->name);
+        return NULL;
+    }
+    if (c->preset && !has_option(vc, "preset")) {
+        cli_error("-preset: encoder %s has no presets", vc->name);
+        return NULL;
+    }
+    return vc;
+}
+
+/* FFmpeg's mov muxer takes Opus only in its mp4 mode */
+static int takes_opus(const AVOutputFormat *f)
+{
+    return f->audio_codec != AV_CODEC_ID_NONE && takes(f, AV_CODEC_ID_OPUS) == 1 && strcmp(f->name, "mov");
+}
+
+/* An explicit -c:a that the container cannot take: 0 or -EINVAL after saying why. */
+static int check_audio(const AvOutConfig *c, const AVOutputFormat *f)
+{
+    if (!c->acodec)
+        return 0;
+    if (!strcmp(c->acodec, "copy")) {
+        if (!takes_opus(f)) {
+            cli_error("-c:a copy: the %s container does not take Opus; give an encoder (-c:a aac)", f->name);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    const AVCodec *ac = find_encoder(c->acodec, AVMEDIA_TYPE_AUDIO, "-c:a");
+    if (!ac)
+        return -EINVAL;
+    if (f->audio_codec == AV_CODEC_ID_NONE || takes(f, ac->id) == 0) {
+        cli_error("%s: the %s container does not take %s audio (-c:a)", c->path, f->name, ac->name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int avout_check(const AvOutConfig *cfg)
+{
+    const AVOutputFormat *f = pick_format(cfg);
+    if (!f)
+        return -EINVAL;
+    if (f->video_codec == AV_CODEC_ID_NONE) {
+        cli_error("%s: the %s container holds no video", cfg->path, f->name);
+        return -EINVAL;
+    }
+    return choose_video(cfg, f) && check_audio(cfg, f) == 0 ? 0 : -EINVAL;
+}
+
+static int open_video(AvOut *o, const AVOutputFormat *f)
+{
+    const AvOutConfig *c = &o->cfg;
+    if (!(o->vc = choose_video(c, f)))
+        return -EINVAL;
+    enum AVPixelFormat pf = pix_fmt_of(c->chroma);
     int crf = c->crf;
-    if (crf >= 0 && !has_option(o->vc, "crf")) {
-        cli_error("-crf: encoder %s has no constant-quality mode", o->vc->name);
-        return -EINVAL;
-    }
-    if (c->preset && !has_option(o->vc, "preset")) {
-        cli_error("-preset: encoder %s has no presets", o->vc->name);
-        return -EINVAL;
-    }
     int vpx = !strncmp(o->vc->name, "libvpx", 6);
     if (crf < 0 && has_option(o->vc, "crf"))
         crf = vpx ? 32 : !strcmp(o->vc->name, "libx264") ? 18 : -1;
@@ -307,7 +357,7 @@ static int open_audio_encoder(AvOut *o, const char *name)
     if (!(o->ac = find_encoder(name, AVMEDIA_TYPE_AUDIO, "-c:a")))
         return -EINVAL;
     if (f->audio_codec == AV_CODEC_ID_NONE || takes(f, o->ac->id) == 0) {
-        cli_error("%s: the %s container does not take %s audio (-c:a)", c->path, f->name, o->ac->name);
+        cli_error("%s: the %s container does not take %s audio", c->path, f->name, o->ac->name);
         return -EINVAL;
     }
     AVCodecContext *e = o->ae = avcodec_alloc_context3(o->ac);
@@ -374,14 +424,11 @@ static int open_audio(AvOut *o)
         return -EINVAL;
     }
     o->preskip = c->opus_head[10] | c->opus_head[11] << 8;
-    /* FFmpeg's mov muxer takes Opus only in its mp4 mode */
-    int can_copy = f->audio_codec != AV_CODEC_ID_NONE && takes(f, AV_CODEC_ID_OPUS) == 1 && strcmp(f->name, "mov");
+    int can_copy = takes_opus(f);
     const char *name = c->acodec;
+    if (check_audio(c, f) < 0)
+        return -EINVAL;
     if (name && !strcmp(name, "copy")) {
-        if (!can_copy) {
-            cli_error("-c:a copy: the %s container does not take Opus; give an encoder (-c:a aac)", f->name);
-            return -EINVAL;
-        }
         if (c->no_copy) {
             cli_error("-c:a copy needs the audio from the stream's start (not with -ss); give an encoder "
                       "(-c:a aac, -c:a libopus)");
@@ -391,7 +438,7 @@ static int open_audio(AvOut *o)
     if (!name) {
         if (can_copy && !c->no_copy)
             name = "copy";
-        else if (can_copy)
+        else if (is_webm(f) || !strcmp(f->name, "matroska"))
             name = "libopus";
         else
             name = "aac";
@@ -436,13 +483,9 @@ static int encode(AvOut *o, AVCodecContext *e, AVStream *st, AVFrame *frame)
 int avout_open(AvOut **out, const AvOutConfig *cfg)
 {
     *out = NULL;
+    if (avout_check(cfg) < 0)
+        return -EINVAL;
     const AVOutputFormat *f = pick_format(cfg);
-    if (!f)
-        return -EINVAL;
-    if (f->video_codec == AV_CODEC_ID_NONE) {
-        cli_error("%s: the %s container holds no video", cfg->path, f->name);
-        return -EINVAL;
-    }
     if (cfg->width < 1 || cfg->height < 1 || cfg->fps_num < 1 || cfg->fps_den < 1) {
         cli_error("avout: bad picture size or rate");
         return -EINVAL;

@@ -63,6 +63,10 @@ typedef struct AvOutConfig {
 
 typedef struct AvOut AvOut;
 
+/* Check the container and the encoders that cfg names (path, format,
+ * vcodec, acodec, chroma, crf, preset; the rest may be unset) before any
+ * work: 0, or -EINVAL after saying why. */
+int avout_check(const AvOutConfig *cfg);
 /* Check the request, open the output, set up the encoders and write the
  * container's header. */
 int avout_open(AvOut **out, const AvOutConfig *cfg);
