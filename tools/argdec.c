@@ -64,7 +64,8 @@ static const CliOpt opts[] = {
     CLI_OPT_STRING("-o --output", &opt.out, "FILE",
                    "output, written atomically ('-' for stdout): .y4m Y4M pictures,\n"
                    ".wav the audio alone, .mp4 .mkv .webm .mov ... video and audio\n"
-                   "(FFmpeg's libraries); '-' is Y4M unless -f says otherwise"),
+                   "(FFmpeg's libraries); '-' and names without an extension are\n"
+                   "Y4M unless -f says otherwise"),
     CLI_OPT_STRING("-f", &opt.format, "FORMAT",
                    "container (a libavformat muxer: mp4, matroska, webm, mov, ...;\n"
                    "yuv4mpegpipe for Y4M, wav for WAV); default: from the extension"),
@@ -195,14 +196,18 @@ static int has_ext(const char *path, const char *ext)
     return n > e && !strcasecmp(path + n - e, ext);
 }
 
-/* -o's kind: Y4M (.y4m, '-' or -f yuv4mpegpipe), WAV (.wav or -f wav: the
- * audio alone) or a container written through FFmpeg's libraries. */
+/* -o's kind: Y4M (.y4m, '-', a name without extension such as /dev/null,
+ * or -f yuv4mpegpipe), WAV (.wav or -f wav: the audio alone) or a container
+ * written through FFmpeg's libraries (any other extension, or -f). */
 enum { OUT_Y4M, OUT_WAV, OUT_AV };
 static int output_kind(const char *path, const char *format)
 {
     if (format)
         return !strcmp(format, "yuv4mpegpipe") ? OUT_Y4M : !strcmp(format, "wav") ? OUT_WAV : OUT_AV;
-    return !strcmp(path, "-") || has_ext(path, ".y4m") ? OUT_Y4M : has_ext(path, ".wav") ? OUT_WAV : OUT_AV;
+    const char *base = strrchr(path, '/'), *dot = strrchr(base ? base + 1 : path, '.');
+    if (!strcmp(path, "-") || !dot || dot == (base ? base + 1 : path) || has_ext(path, ".y4m"))
+        return OUT_Y4M;
+    return has_ext(path, ".wav") ? OUT_WAV : OUT_AV;
 }
 
 /* The Opus track as argenc writes it (1-2 channels, an OpusHead), or NULL. */
