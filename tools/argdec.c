@@ -573,11 +573,10 @@ int main(int argc, char **argv)
             XXH3_64bits_update(ht, t.tokens, (size_t)t.tokens_w * t.tokens_h * sizeof(uint32_t));
         ArgPicture pic;
         while (arg_decoder_get_picture(dec, &pic) == 0) {
-            uint64_t this_pts = (uint64_t)pic.pts * picture_ns;
             if (first_pts < 0)
                 first_pts = pic.pts;
             decoded++;
-            if (this_pts + 500000 < start_ns)
+            if (pic.pts < p0)
                 continue; /* before -ss */
             if (opt.max_frames > 0 && written >= opt.max_frames)
                 continue;
