@@ -62,22 +62,48 @@ audio_samples() {
     echo $(( $(ffmpeg -v error -i "$1" -map 0:a:0 -f s16le -ac 1 -ar 48000 - | wc -c) / 2 ))
 }
 # near A B TOL: |A - B| <= TOL (awk arithmetic)
-near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
+near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t) }'; }
+# flash_time FILE: when the picture brightens most (ffmpeg's signalstats)
+flash_time() {
+    ffmpeg -v info -i "$1" -an -vf signalstats,metadata=print:key=lavfi.signalstats.YAVG -f null - 2>&1 |
+        grep -oE "pts_time:[0-9.]+|YAVG=[0-9.]+" |
+        awk -F'[:=]' '/pts_time/ { t = $2; next }
+                      { if (n++ && $2 - prev > best) { best = $2 - prev; bt = t } prev = $2 }
+                      END { print bt }'
+}
+# beep_time FILE: when the sound starts (ffmpeg's silencedetect)
+beep_time() {
+    ffmpeg -v info -i "$1" -vn -af silencedetect=n=-30dB:d=0.05 -f null - 2>&1 |
+        sed -n 's/.*silence_end: \([0-9.]*\).*/\1/p' | head -1
+}
+# in_sync FILE FLASH_PICTURE: the flash at its picture, the beep with it (within a picture)
+in_sync() {
+    local f v a want
+    f=$(flash_time "$1") a=$(beep_time "$1")
+    want=$(awk -v a=$num -v b=$den -v n="$2" 'BEGIN { printf "%.6f", n * b / a }')
+    echo "$1: flash at $f s (picture $2: $want s), beep at $a s"
+    near "$f" "$want" "$(awk -v p="$pic" 'BEGIN { print p / 2 }')" && ok || ko "$1: flash at '$f' s, want $want s"
+    near "$a" "$f" "$pic" && ok || ko "$1: beep at '$a' s, flash at '$f' s: out of sync"
+}
 
 # ---- the clip: the first 17 pictures of data/tree.y4m (160x120 at 7/3
 # fps, real foliage) when fetched, else ffmpeg's test pattern at 24000/1001
-# fps; 48 kHz stereo audio from ffmpeg, longer than the video (argenc cuts
-# it at the last picture)
+# fps; pictures 9-12 (one latent frame) flashed white. The 48 kHz stereo
+# audio from ffmpeg is silent but for a beep that starts with picture 9,
+# and longer than the video (argenc cuts it at the last picture).
 if [ -s "$src/data/tree.y4m" ]; then
-    clip=$src/data/tree.y4m num=7 den=3
+    src_clip=$src/data/tree.y4m num=7 den=3
 else
-    ffmpeg -v error -f lavfi -i "testsrc2=size=160x120:rate=24000/1001" -frames:v 17 -pix_fmt yuv420p \
-        -f yuv4mpegpipe clip.y4m || { echo "ffmpeg cannot make the test clip"; exit 1; }
-    clip=clip.y4m num=24000 den=1001
+    src_clip="testsrc2=size=160x120:rate=24000/1001" num=24000 den=1001
 fi
-ffmpeg -v error -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=12" -ac 2 a.wav ||
+flash_at=9
+ffmpeg -v error $([ "$num" = 7 ] || echo -f lavfi) -i "$src_clip" -frames:v 17 -pix_fmt yuv420p \
+    -vf "drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='between(n,$flash_at,$((flash_at + 3)))'" \
+    -f yuv4mpegpipe clip.y4m || { echo "ffmpeg cannot make the test clip"; exit 1; }
+beep=$(awk -v a=$num -v b=$den -v n=$flash_at 'BEGIN { printf "%.6f", n * b / a }')
+ffmpeg -v error -f lavfi -i "aevalsrc='if(gte(t,$beep),0.5*sin(2*PI*440*t),0)':s=48000:d=12" -ac 2 a.wav ||
     { echo "ffmpeg cannot make the test audio"; exit 1; }
-"$enc" -i "$clip" -i a.wav -m "$model" --frames 17 -o in.mkv --threads 2 --quiet ||
+"$enc" -i clip.y4m -i a.wav -m "$model" --frames 17 -o in.mkv --threads 2 --quiet ||
     { echo "argenc failed"; exit 1; }
 "$dec" -i in.mkv -o ref.y4m --threads 2 --quiet || { echo "argdec to Y4M failed"; exit 1; }
 frames=17
@@ -116,6 +142,7 @@ EOF
     psnr=$(ffmpeg -v info -i "$f" -i ref.y4m -lavfi "[0:v][1:v]psnr" -f null - 2>&1 |
            sed -n 's/.*PSNR.* average:\([0-9.inf]*\).*/\1/p' | tail -1)
     echo "$f: PSNR against argdec's Y4M $psnr dB, audio $adur s, video $vdur s"
+    in_sync "$f" $flash_at
     awk -v p="$psnr" 'BEGIN { exit !(p == "inf" || (p + 0 >= 40)) }' && ok || ko "$f: PSNR '$psnr' dB < 40 vs argdec's Y4M"
 done
 # mkv/webm copy the Opus packets and trim the end to the samples argenc coded
@@ -149,6 +176,7 @@ want=$(awk -v a=$num -v b=$den -v n=$frames 'BEGIN { p = int((2 - 0.0005) * a / 
 adur=$(awk -v s="$(audio_samples ss.mp4)" 'BEGIN { print s / 48000 }')
 sdur=$(awk -v n="$ssn" -v a=$num -v b=$den 'BEGIN { print n * b / a }')
 near "$adur" "$sdur" "$pic" && ok || ko "-ss 2: audio $adur s, video $sdur s"
+in_sync ss.mp4 $((flash_at - (frames - ssn)))
 # --frames 5: the audio ends with the fifth picture
 expect 0 "--frames 5 to mkv" "$dec" -i in.mkv --frames 5 -o f5.mkv --threads 2 --quiet
 [ "$(probe f5.mkv v:0 nb_read_frames)" = 5 ] && ok || ko "--frames 5: not 5 pictures"
