@@ -63,23 +63,29 @@ audio_samples() {
 }
 # near A B TOL: |A - B| <= TOL (awk arithmetic)
 near() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= t) }'; }
-# flash_time FILE: when the picture brightens most (ffmpeg's signalstats)
-flash_time() {
-    ffmpeg -v info -i "$1" -an -vf signalstats,metadata=print:key=lavfi.signalstats.YAVG -f null - 2>&1 |
-        grep -oE "pts_time:[0-9.]+|YAVG=[0-9.]+" |
+# measure FILE: one ffmpeg run over the pictures (against ref.y4m): psnr
+# (from the psnr filter's mean squared error) and flash (when the picture
+# brightens most, from signalstats); one over the sound: samples (48 kHz,
+# as ffmpeg decodes them: pre-skip and end trimming applied) and beep (when
+# the sound starts, from silencedetect)
+measure() {
+    rm -f psnr.log y.log s.log
+    ffmpeg -v error -i "$1" -i ref.y4m -lavfi "[0:v]split[a][b];[a][1:v]psnr=stats_file=psnr.log;
+        [b]signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=y.log,nullsink" -f null - 2>/dev/null
+    psnr=$(awk -F'mse_avg:' 'NF > 1 { split($2, v, " "); s += v[1]; n++ }
+                             END { if (n) print (s ? 10 * log(255 * 255 * n / s) / log(10) : "inf") }' psnr.log 2>/dev/null)
+    flash=$(grep -oE "pts_time:[0-9.]+|YAVG=[0-9.]+" y.log 2>/dev/null |
         awk -F'[:=]' '/pts_time/ { t = $2; next }
                       { if (n++ && $2 - prev > best) { best = $2 - prev; bt = t } prev = $2 }
-                      END { print bt }'
+                      END { print bt }')
+    samples=$(( $(ffmpeg -v error -i "$1" -map 0:a:0 -af "silencedetect=n=-30dB:d=0.05,
+        ametadata=print:key=lavfi.silence_end:file=s.log" -f s16le -ac 1 -ar 48000 - | wc -c) / 2 ))
+    beep=$(sed -n 's/^lavfi.silence_end=//p' s.log 2>/dev/null | head -1)
 }
-# beep_time FILE: when the sound starts (ffmpeg's silencedetect)
-beep_time() {
-    ffmpeg -v info -i "$1" -vn -af silencedetect=n=-30dB:d=0.05 -f null - 2>&1 |
-        sed -n 's/.*silence_end: \([0-9.]*\).*/\1/p' | head -1
-}
-# in_sync FILE FLASH_PICTURE: the flash at its picture, the beep with it (within a picture)
+# in_sync FILE FLASH_PICTURE: the flash at its picture, the beep with it
+# (within a picture; after measure FILE)
 in_sync() {
-    local f v a want
-    f=$(flash_time "$1") a=$(beep_time "$1")
+    local f=$flash a=$beep want
     want=$(awk -v a=$num -v b=$den -v n="$2" 'BEGIN { printf "%.6f", n * b / a }')
     echo "$1: flash at $f s (picture $2: $want s), beep at $a s"
     near "$f" "$want" "$(awk -v p="$pic" 'BEGIN { print p / 2 }')" && ok || ko "$1: flash at '$f' s, want $want s"
@@ -131,16 +137,14 @@ EOF
     [ "$v_color_space/$v_color_range" = smpte170m/tv ] && ok ||
         ko "$f: colour $v_color_space/$v_color_range, want smpte170m/tv"
     near "$duration" "$vdur" "$pic" && ok || ko "$f: duration $duration, want $vdur within a picture"
+    measure "$f"
     # audio as long as the video within one picture, both starting at zero
-    as=$(audio_samples "$f")
-    adur=$(awk -v s="$as" 'BEGIN { printf "%.6f", s / 48000 }')
+    adur=$(awk -v s="$samples" 'BEGIN { printf "%.6f", s / 48000 }')
     near "$adur" "$vdur" "$pic" && ok || ko "$f: audio lasts $adur s, video $vdur s"
     near "$v_start_time" 0 0.001 && ok || ko "$f: video starts at $v_start_time"
     ffmpeg -v error -i "$f" -f null - >dec.log 2>&1 && [ ! -s dec.log ] && ok ||
         ko "$f: ffmpeg decodes with errors: $(head -c 300 dec.log)"
     # the encoder's pictures against argdec's own Y4M (ffmpeg's psnr filter)
-    psnr=$(ffmpeg -v info -i "$f" -i ref.y4m -lavfi "[0:v][1:v]psnr" -f null - 2>&1 |
-           sed -n 's/.*PSNR.* average:\([0-9.inf]*\).*/\1/p' | tail -1)
     echo "$f: PSNR against argdec's Y4M $psnr dB, audio $adur s, video $vdur s"
     in_sync "$f" $flash_at
     awk -v p="$psnr" 'BEGIN { exit !(p == "inf" || (p + 0 >= 40)) }' && ok || ko "$f: PSNR '$psnr' dB < 40 vs argdec's Y4M"
@@ -173,7 +177,8 @@ ssn=$v_nb_read_frames
 want=$(awk -v a=$num -v b=$den -v n=$frames 'BEGIN { p = int((2 - 0.0005) * a / b); if (p * b / a < 2 - 0.0005) p++; print n - p }')
 [ "$ssn" = "$want" ] && ok || ko "-ss 2: $ssn pictures, want $want"
 [ "$a_codec_name" = aac ] && ok || ko "-ss 2: audio not encoded to aac"
-adur=$(awk -v s="$(audio_samples ss.mp4)" 'BEGIN { print s / 48000 }')
+measure ss.mp4
+adur=$(awk -v s="$samples" 'BEGIN { print s / 48000 }')
 sdur=$(awk -v n="$ssn" -v a=$num -v b=$den 'BEGIN { print n * b / a }')
 near "$adur" "$sdur" "$pic" && ok || ko "-ss 2: audio $adur s, video $sdur s"
 in_sync ss.mp4 $((flash_at - (frames - ssn)))
