@@ -117,8 +117,13 @@ static const CliHint hints[] = {
 static const CliTool tool = {
     .name = "argdec",
     .synopsis = "-i IN.mkv [-o OUT.y4m|OUT.mp4|OUT.mkv|OUT.webm|OUT.mov|OUT.wav] [options]",
+#ifdef ARG_HAVE_LIBAV
     .about = "Decode an ARG Matroska file to Y4M pictures (and its Opus audio to WAV), or to a\n"
              "playable video file with its audio (mp4, mkv, webm, mov: FFmpeg's libraries).",
+#else
+    .about = "Decode an ARG Matroska file to Y4M pictures (and its Opus audio to WAV). This build\n"
+             "has no FFmpeg libraries: -f, -c:v, -crf, -preset, -c:a, -b:a and -an are refused.",
+#endif
     .opts = opts,
     .hints = hints,
     .epilog = "Exit status: 0 done; 1 error; 2 bad usage; 3 the stream ends before the pictures its\n"

@@ -9,8 +9,10 @@
  * 4:2:0, 4:2:2 or 4:4:4 with the stream's colour description (matrix,
  * range, primaries, transfer; chroma sited at the centre, as the pictures
  * are box-averaged). Audio is the ARG file's Opus track: "copy" puts its
- * packets into the container unchanged (pre-skip kept as codec delay, the
- * end trimmed to the real sample count); any other -c:a encodes the decoded
+ * packets into the container unchanged (pre-skip kept as Matroska's codec
+ * delay or mp4's edit list; the end trimmed to the real sample count by
+ * Matroska's DiscardPadding, in mp4 only by the last packet's duration,
+ * which FFmpeg's own decoder ignores: up to 20 ms more there); any other -c:a encodes the decoded
  * 48 kHz PCM. The default is copy where the container takes Opus (mkv,
  * webm, mp4), else aac.
  *
