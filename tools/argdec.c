@@ -122,7 +122,8 @@ static const CliTool tool = {
              "playable video file with its audio (mp4, mkv, webm, mov: FFmpeg's libraries).",
 #else
     .about = "Decode an ARG Matroska file to Y4M pictures (and its Opus audio to WAV). This build\n"
-             "has no FFmpeg libraries: -f, -c:v, -crf, -preset, -c:a, -b:a and -an are refused.",
+             "has no FFmpeg libraries: it writes only Y4M and WAV (other containers, -c:v, -crf,\n"
+             "-preset, -c:a, -b:a and -an are refused).",
 #endif
     .opts = opts,
     .hints = hints,
