@@ -128,6 +128,10 @@ static int is_webm(const AVOutputFormat *f)
  * ("h264", "vp9", "aac"). */
 static const AVCodec *find_encoder(const char *name, enum AVMediaType type, const char *opt)
 {
+    if (type == AVMEDIA_TYPE_VIDEO && !strcmp(name, "copy")) {
+        cli_error("%s copy: no player decodes ARG video (V_ARG); the .mkv argenc wrote is that copy", opt);
+        return NULL;
+    }
     const AVCodec *c = avcodec_find_encoder_by_name(name);
     if (!c) {
         const AVCodecDescriptor *d = avcodec_descriptor_get_by_name(name);
