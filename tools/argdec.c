@@ -402,6 +402,8 @@ int main(int argc, char **argv)
         const MkvTrack *any = mkv_reader_find_track(r, MKV_TRACK_AUDIO);
         if (any && !at && !opt.no_audio)
             cli_warn("%s: the audio track (%s) is not Opus in 1-2 channels: left out", opt.in, any->codec_id);
+        else if (!any && (opt.acodec || opt.abitrate))
+            cli_warn("%s has no audio: -c:a and -b:a have nothing to do", opt.in);
         int with_audio = at && !opt.no_audio;
         /* the audio starts with the first picture and ends with the last */
         aoff = (int64_t)(((uint64_t)p0 * 48000ull * h.fps_den + h.fps_num / 2) / h.fps_num);
