@@ -1,9 +1,17 @@
-/* argdec: decode an ARG Matroska file to Y4M (and its Opus audio to WAV).
+/* argdec: decode an ARG Matroska file to Y4M (and its Opus audio to WAV),
+ * or, built with FFmpeg's libraries, to a playable mp4/mkv/webm/mov with
+ * its audio (tools/common/avout.c).
  *
- *   argdec -i IN.mkv|- [-o OUT.y4m|-] [--audio OUT.wav|-] [-m MODEL] [--force]
+ *   argdec -i IN.mkv|- [-o OUT.y4m|OUT.mp4|OUT.mkv|OUT.webm|OUT.mov|OUT.wav|-]
+ *          [-f FORMAT] [-c:v ENC] [-crf N] [-preset P] [-pix_fmt F] [-c:a copy|ENC]
+ *          [-b:a RATE] [-an] [--audio OUT.wav|-] [-m MODEL] [--force]
  *          [-ss TIME] [--frames N] [--psnr REF.y4m] [--verify] [--info]
  *          [--stats FILE] [--allow-truncated] [-y | -n] [--quiet] ...
  *
+ * The output's kind comes from -f or the extension: .y4m (and '-' without
+ * -f) is Y4M, .wav the audio alone as WAV, anything else a container
+ * written through libavformat (video encoded with libavcodec, the Opus
+ * audio copied or encoded), pictures and audio timed from the stream.
  * --info prints the sequence header, the model, the GOPs and every packet's
  * size and bits per token (no decoding). --verify prints XXH3-64 of the
  * decoded tokens (little-endian uint32, latent frame after latent frame)
@@ -22,6 +30,9 @@
 
 #include "arg/arg.h"
 #include "arg_mkv.h"
+#ifdef ARG_HAVE_LIBAV
+#include "avout.h"
+#endif
 #include "cli.h"
 #include "metrics.h"
 #include "modelpath.h"
@@ -36,12 +47,41 @@ static struct {
     double ss;
     int64_t max_frames;
     int progress;
-} opt = { NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, ARG_GEMM_AUTO, ARG_BACKEND_AUTO, 0, 0, 0, -1, 0 };
+    /* containers through FFmpeg's libraries */
+    const char *format, *vcodec, *acodec, *preset;
+    int crf, pix_fmt, no_audio;
+    int64_t abitrate;
+} opt = { NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, ARG_GEMM_AUTO, ARG_BACKEND_AUTO, 0, 0, 0, -1, 0,
+          NULL, NULL, NULL, NULL, -1, -1, 0, 0 };
+
+static const CliChoice pix_fmt_choices[] = {
+    { "yuv420p", Y4M_C420JPEG }, { "yuv422p", Y4M_C422 }, { "yuv444p", Y4M_C444 }, { NULL, 0 },
+};
 
 static const CliOpt opts[] = {
     { .names = "-i --input", .kind = CLI_STRING, .dest = &opt.in, .metavar = "FILE",
       .help = "ARG Matroska input ('-' for stdin)", .flags = CLI_REQUIRED },
-    CLI_OPT_STRING("-o --output", &opt.out, "FILE", "Y4M output ('-' for stdout; written atomically)"),
+    CLI_OPT_STRING("-o --output", &opt.out, "FILE",
+                   "output, written atomically ('-' for stdout): .y4m Y4M pictures,\n"
+                   ".wav the audio alone, .mp4 .mkv .webm .mov ... video and audio\n"
+                   "(FFmpeg's libraries); '-' and names without an extension are\n"
+                   "Y4M unless -f says otherwise"),
+    CLI_OPT_STRING("-f", &opt.format, "FORMAT",
+                   "container (a libavformat muxer: mp4, matroska, webm, mov, ...;\n"
+                   "yuv4mpegpipe for Y4M, wav for WAV); default: from the extension"),
+    CLI_OPT_STRING("-c:v -vcodec", &opt.vcodec, "ENC",
+                   "video encoder (default libx264; libvpx-vp9 for webm)"),
+    CLI_OPT_INT("-crf", &opt.crf, 0, 63, "N", "constant quality (default 18 for libx264, 32 for libvpx-vp9)"),
+    CLI_OPT_STRING("-preset", &opt.preset, "P", "encoder preset (libx264: ultrafast .. veryslow)"),
+    CLI_OPT_ENUM("-pix_fmt", &opt.pix_fmt, pix_fmt_choices, "F",
+                 "yuv420p | yuv422p | yuv444p (default: yuv420p in containers,\n"
+                 "the stream's chroma in Y4M)"),
+    CLI_OPT_STRING("-c:a -acodec", &opt.acodec, "ENC",
+                   "copy (the Opus packets as they are) or an audio encoder (aac,\n"
+                   "libopus, flac, ...); default copy where the container takes\n"
+                   "Opus (mkv, webm, mp4), else aac"),
+    CLI_OPT_BITRATE("-b:a", &opt.abitrate, 6000, 1000000, "RATE", "audio encoder bit rate (default 128k aac, 96k opus)"),
+    CLI_OPT_FLAG("-an", &opt.no_audio, "no audio in the output container"),
     CLI_OPT_STRING("--audio", &opt.audio, "FILE",
                    "decode the Opus track to a 16-bit 48 kHz WAV ('-' for stdout)"),
     CLI_OPT_STRING("--psnr", &opt.ref, "REF",
@@ -67,22 +107,31 @@ static const CliOpt opts[] = {
 };
 
 static const CliHint hints[] = {
-    { "-c:v -crf -b:v -f -vf -s -r -pix_fmt",
-      "argdec writes Y4M and WAV; convert with ffmpeg, e.g. argdec -i IN.mkv -o - | ffmpeg -i - OUT.mp4" },
+    { "-b:v -vf -s -r",
+      "argdec keeps the stream's size and rate; filter with ffmpeg, e.g.\n"
+      "  argdec -i IN.mkv -o - -f matroska | ffmpeg -i - -vf scale=320:-2 OUT.mp4" },
     { "-t -to", "use --frames N (pictures)" },
     CLI_HINT_END,
 };
 
 static const CliTool tool = {
     .name = "argdec",
-    .synopsis = "-i IN.mkv [-o OUT.y4m] [options]",
-    .about = "Decode an ARG Matroska file to Y4M pictures (and its Opus audio to WAV).",
+    .synopsis = "-i IN.mkv [-o OUT.y4m|OUT.mp4|OUT.mkv|OUT.webm|OUT.mov|OUT.wav] [options]",
+#ifdef ARG_HAVE_LIBAV
+    .about = "Decode an ARG Matroska file to Y4M pictures (and its Opus audio to WAV), or to a\n"
+             "playable video file with its audio (mp4, mkv, webm, mov: FFmpeg's libraries).",
+#else
+    .about = "Decode an ARG Matroska file to Y4M pictures (and its Opus audio to WAV). This build\n"
+             "has no FFmpeg libraries: it writes only Y4M and WAV (other containers, -c:v, -crf,\n"
+             "-preset, -c:a, -b:a and -an are refused).",
+#endif
     .opts = opts,
     .hints = hints,
     .epilog = "Exit status: 0 done; 1 error; 2 bad usage; 3 the stream ends before the pictures its\n"
               "header announces (truncated; --allow-truncated makes it 0); 130/143 stopped by a signal\n"
               "(partial outputs removed).\n"
-              "Watch a result: argdec -i x.mkv -o - | ffplay -i -\n",
+              "Watch a result: argdec -i x.mkv -o x.mp4, or with the sound straight away:\n"
+              "  argdec -i x.mkv -o - -f matroska | ffplay -\n",
 };
 
 static int info_mode(MkvReader *r, const ArgSequenceHeader *h)
@@ -147,9 +196,75 @@ static int stdin_to_file(char *path, size_t len)
     return rc;
 }
 
+static int has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), e = strlen(ext);
+    return n > e && !strcasecmp(path + n - e, ext);
+}
+
+/* -o's kind: Y4M (.y4m, '-', a name without extension such as /dev/null,
+ * or -f yuv4mpegpipe), WAV (.wav or -f wav: the audio alone) or a container
+ * written through FFmpeg's libraries (any other extension, or -f). */
+enum { OUT_Y4M, OUT_WAV, OUT_AV };
+static int output_kind(const char *path, const char *format)
+{
+    if (format)
+        return !strcmp(format, "yuv4mpegpipe") ? OUT_Y4M : !strcmp(format, "wav") ? OUT_WAV : OUT_AV;
+    const char *base = strrchr(path, '/'), *dot = strrchr(base ? base + 1 : path, '.');
+    if (!strcmp(path, "-") || !dot || dot == (base ? base + 1 : path) || has_ext(path, ".y4m"))
+        return OUT_Y4M;
+    return has_ext(path, ".wav") ? OUT_WAV : OUT_AV;
+}
+
+/* The Opus track as argenc writes it (1-2 channels, an OpusHead), or NULL. */
+static const MkvTrack *opus_track(MkvReader *r)
+{
+    const MkvTrack *at = mkv_reader_find_track(r, MKV_TRACK_AUDIO);
+    if (!at || strcmp(at->codec_id, "A_OPUS") || at->codec_private_size < 19 ||
+        memcmp(at->codec_private, "OpusHead", 8) || at->codec_private[9] < 1 || at->codec_private[9] > 2)
+        return NULL;
+    return at;
+}
+
 int main(int argc, char **argv)
 {
     cli_parse_or_exit(&tool, argc, argv);
+    int kind = opt.out ? output_kind(opt.out, opt.format) : OUT_Y4M;
+    if (opt.format && !opt.out) {
+        cli_error("-f names the container of -o: give -o");
+        return CLI_EXIT_USAGE;
+    }
+    if (kind == OUT_WAV) { /* -o x.wav: the audio alone */
+        if (opt.audio) {
+            cli_error("-o %s already takes the audio: drop --audio", opt.out);
+            return CLI_EXIT_USAGE;
+        }
+        opt.audio = opt.out;
+        opt.out = NULL;
+    }
+    const void *av_only[] = { &opt.vcodec, &opt.acodec, &opt.crf, &opt.preset, &opt.abitrate, &opt.no_audio };
+    for (size_t i = 0; i < sizeof(av_only) / sizeof(av_only[0]); i++)
+        if (kind != OUT_AV && cli_given(av_only[i])) {
+            cli_error("-c:v, -crf, -preset, -c:a, -b:a and -an apply to video containers (mp4, mkv, webm, mov), "
+                      "not to Y4M or WAV output");
+            return CLI_EXIT_USAGE;
+        }
+#ifdef ARG_HAVE_LIBAV
+    if (kind == OUT_AV) { /* refuse what cannot be written before any work */
+        AvOutConfig ac = { .path = opt.out, .format = opt.format, .vcodec = opt.vcodec, .acodec = opt.acodec,
+                           .crf = opt.crf, .preset = opt.preset,
+                           .chroma = opt.pix_fmt >= 0 ? opt.pix_fmt : Y4M_C420JPEG };
+        if (avout_check(&ac) < 0)
+            return CLI_EXIT_USAGE;
+    }
+#else
+    if (kind == OUT_AV) {
+        cli_error("%s: this argdec was built without FFmpeg's libraries (meson -Dlibav=enabled): it writes only "
+                  "Y4M (.y4m, -f yuv4mpegpipe) and WAV (.wav); convert with ffmpeg, e.g. "
+                  "argdec -i IN.mkv -o - | ffmpeg -i - OUT.mp4", opt.out);
+        return CLI_EXIT_FAIL;
+    }
+#endif
     if (!opt.out && !opt.verify && !opt.info && !opt.audio && !opt.ref) {
         cli_error("nothing to do: give -o, --audio, --psnr, --verify or --info (try --help)");
         return CLI_EXIT_USAGE;
@@ -225,12 +340,20 @@ int main(int argc, char **argv)
     ArgDecoder *dec = NULL;
     Y4mWriter *yw = NULL;
     Y4mImage img = { 0 };
+#ifdef ARG_HAVE_LIBAV
+    AvOut *av = NULL;
+    Y4mImage avimg = { 0 };      /* the pictures in -pix_fmt when it differs */
+#endif
+    int acopy = 0, apcm = 0;     /* the container takes the Opus packets / decoded audio */
     XXH3_state_t *ht = XXH3_createState(), *hp = XXH3_createState();
     OpusDecoder *od = NULL;
     WavWriter *ww = NULL;
     CliOut yout = { 0 }, aout = { 0 };
-    float *apcm = NULL;
-    int ach = 0;
+    float *pcm = NULL;
+    int ach = 0, preskip = 0;
+    int64_t anext = -1;          /* 48 kHz number of the next audio packet's first sample */
+    int64_t aoff = 0, aend = -1; /* container audio: first sample kept (after pre-skip), samples kept */
+    int audio_done = 0;          /* the container's audio is complete */
     int64_t askip = 0;           /* 48 kHz samples still to drop (pre-skip) */
     int64_t aleft = -1;          /* 48 kHz samples still to write (-1: all) */
     Y4mReader *ref = NULL;
@@ -252,13 +375,67 @@ int main(int argc, char **argv)
         goto out;
     }
     int ychroma = h.chroma == 444 ? Y4M_C444 : h.chroma == 422 ? Y4M_C422 : Y4M_C420JPEG;
+    if (opt.pix_fmt >= 0 && kind != OUT_AV)
+        ychroma = opt.pix_fmt;
     if (!ht || !hp || y4m_image_alloc(&img, h.width, h.height, ychroma) < 0) {
         cli_error("out of memory");
         goto out;
     }
     XXH3_64bits_reset(ht);
     XXH3_64bits_reset(hp);
-    if (opt.out) {
+    /* the first picture written (-ss), the output's time zero */
+    uint64_t picture_ns = 1000000000ull * h.fps_den / h.fps_num;
+    uint64_t start_ns = (uint64_t)(opt.ss * 1e9);
+    int64_t p0 = start_ns <= 500000 ? 0 : (int64_t)((start_ns - 500000 + picture_ns - 1) / picture_ns);
+    const MkvTrack *at = opus_track(r);
+    if (at) {
+        ach = at->codec_private[9];
+        preskip = at->codec_private[10] | at->codec_private[11] << 8;
+        const char *ns = mkv_reader_tag(r, "ARG_AUDIO_SAMPLES"), *nr = mkv_reader_tag(r, "ARG_AUDIO_RATE");
+        long long vs, vr;
+        if (ns && nr && cli_parse_int64(ns, 0, INT64_MAX / 48000, &vs) == 0 &&
+            cli_parse_int64(nr, 1, 1000000, &vr) == 0)
+            aleft = (int64_t)((uint64_t)vs * 48000ull / (uint64_t)vr);
+    }
+    if (opt.out && kind == OUT_AV) {
+#ifdef ARG_HAVE_LIBAV
+        const MkvTrack *any = mkv_reader_find_track(r, MKV_TRACK_AUDIO);
+        if (any && !at && !opt.no_audio)
+            cli_warn("%s: the audio track (%s) is not Opus in 1-2 channels: left out", opt.in, any->codec_id);
+        else if (!any && (opt.acodec || opt.abitrate))
+            cli_warn("%s has no audio: -c:a and -b:a have nothing to do", opt.in);
+        int with_audio = at && !opt.no_audio;
+        /* the audio starts with the first picture and ends with the last */
+        aoff = (int64_t)(((uint64_t)p0 * 48000ull * h.fps_den + h.fps_num / 2) / h.fps_num);
+        aend = aleft >= 0 ? (aleft > aoff ? aleft - aoff : 0) : -1;
+        if (opt.max_frames > 0) {
+            int64_t vend = (int64_t)(((uint64_t)opt.max_frames * 48000ull * h.fps_den + h.fps_num / 2) / h.fps_num);
+            if (aend < 0 || vend < aend)
+                aend = vend;
+        }
+        int avchroma = opt.pix_fmt >= 0 ? opt.pix_fmt : Y4M_C420JPEG;
+        AvOutConfig ac = {
+            .path = opt.out, .format = opt.format, .vcodec = opt.vcodec, .acodec = opt.acodec,
+            .crf = opt.crf, .preset = opt.preset, .abitrate = opt.abitrate, .threads = opt.threads,
+            .width = h.width, .height = h.height, .fps_num = (int)h.fps_num, .fps_den = (int)h.fps_den,
+            .chroma = avchroma, .matrix = h.matrix, .range = h.range, .primaries = h.primaries,
+            .transfer = h.transfer, .channels = with_audio ? ach : 0,
+            .opus_head = with_audio ? at->codec_private : NULL,
+            .opus_head_size = with_audio ? at->codec_private_size : 0,
+            .audio_samples = aend, .no_copy = aoff > 0,
+        };
+        if ((rc = avout_open(&av, &ac)) < 0) {
+            ret = rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+            goto out;
+        }
+        acopy = avout_audio_mode(av) == AVOUT_AUDIO_COPY;
+        apcm = avout_audio_mode(av) == AVOUT_AUDIO_PCM;
+        if (avchroma != ychroma && y4m_image_alloc(&avimg, h.width, h.height, avchroma) < 0) {
+            cli_error("out of memory");
+            goto out;
+        }
+#endif
+    } else if (opt.out) {
         Y4mInfo yi = { h.width, h.height, (int)h.fps_num, (int)h.fps_den, 0, 0, ychroma,
                        h.range == 2 ? Y4M_RANGE_FULL : Y4M_RANGE_LIMITED };
         if (cli_out_open(&yout, opt.out) < 0)
@@ -268,27 +445,21 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (opt.audio) {
-        const MkvTrack *at = mkv_reader_find_track(r, MKV_TRACK_AUDIO);
-        if (!at || strcmp(at->codec_id, "A_OPUS") || at->codec_private_size < 19 ||
-            memcmp(at->codec_private, "OpusHead", 8) || at->codec_private[9] < 1 || at->codec_private[9] > 2) {
-            cli_error("%s has no usable Opus audio track", opt.in);
-            goto out;
-        }
-        ach = at->codec_private[9];
-        askip = at->codec_private[10] | at->codec_private[11] << 8;
-        const char *ns = mkv_reader_tag(r, "ARG_AUDIO_SAMPLES"), *nr = mkv_reader_tag(r, "ARG_AUDIO_RATE");
-        long long vs, vr;
-        if (ns && nr && cli_parse_int64(ns, 0, INT64_MAX / 48000, &vs) == 0 &&
-            cli_parse_int64(nr, 1, 1000000, &vr) == 0)
-            aleft = (int64_t)((uint64_t)vs * 48000ull / (uint64_t)vr);
+    if (opt.audio && !at) {
+        cli_error("%s has no usable Opus audio track", opt.in);
+        goto out;
+    }
+    askip = preskip;
+    if (opt.audio || apcm) {
         int oerr;
         od = opus_decoder_create(48000, ach, &oerr);
-        apcm = malloc((size_t)5760 * ach * sizeof(float));
-        if (!od || !apcm) {
+        pcm = malloc((size_t)5760 * ach * sizeof(float));
+        if (!od || !pcm) {
             cli_error("cannot set up the Opus decoder");
             goto out;
         }
+    }
+    if (opt.audio) {
         if (cli_out_open(&aout, opt.audio) < 0)
             goto out;
         if (wav_writer_open_stream(&ww, aout.f, 48000, ach, aleft > 0 ? (uint64_t)aleft : 0) < 0) {
@@ -312,7 +483,6 @@ int main(int argc, char **argv)
         }
     }
     Y4mColor col = { h.matrix == 1 ? Y4M_MATRIX_BT709 : Y4M_MATRIX_BT601, h.range == 2, Y4M_UPSAMPLE_BILINEAR };
-    uint64_t start_ns = (uint64_t)(opt.ss * 1e9);
     if (opt.ss > 0 && (rc = mkv_seek(r, start_ns)) < 0) {
         cli_error("cannot seek to %.3f s: %s", opt.ss, strerror(-rc));
         goto out;
@@ -320,7 +490,6 @@ int main(int argc, char **argv)
     double t0 = cli_now();
     MkvPacket p;
     int64_t written = 0, decoded = 0, first_pts = -1;
-    uint64_t picture_ns = 1000000000ull * h.fps_den / h.fps_num;
     int64_t total = h.frame_count;
     if (opt.ss > 0 && total > 0)
         total -= (int64_t)(opt.ss * h.fps_num / h.fps_den);
@@ -328,14 +497,46 @@ int main(int argc, char **argv)
         total = opt.max_frames;
     cli_progress_start(&prog, total > 0 ? total : 0, opt.progress);
     int want_video = opt.out || opt.verify || opt.ref;
+    int video_done = 0;
     while ((rc = mkv_read_packet(r, &p)) == 0) {
-        if (p.track_type == MKV_TRACK_AUDIO && od) {
+        if (p.track_type == MKV_TRACK_AUDIO && (od || acopy)) {
             abytes += p.size;
-            int an = opus_decode_float(od, p.data, (opus_int32)p.size, apcm, 5760, 0);
+            int ns = opus_packet_get_nb_samples(p.data, (opus_int32)p.size, 48000);
+            if (ns < 0) {
+                cli_error("corrupt Opus packet at %.3f s", p.pts_ns / 1e9);
+                goto out;
+            }
+            /* the packet's first sample: counted on, unless the (1 ms)
+             * timestamp says otherwise (the first packet, a seek) */
+            int64_t at_pts = (int64_t)((p.pts_ns * 48 + 500000) / 1000000);
+            if (anext < 0 || at_pts > anext + 48 || at_pts < anext - 48)
+                anext = at_pts;
+            int64_t first = anext - preskip - aoff; /* in the container's audio */
+            anext += ns;
+            if (aend >= 0 && first >= aend)
+                audio_done = 1;
+#ifdef ARG_HAVE_LIBAV
+            if (acopy && (rc = avout_write_opus(av, p.data, p.size, first + preskip, ns)) < 0)
+                goto out;
+#endif
+            if (!od)
+                continue;
+            int an = opus_decode_float(od, p.data, (opus_int32)p.size, pcm, 5760, 0);
             if (an < 0) {
                 cli_error("corrupt Opus packet at %.3f s", p.pts_ns / 1e9);
                 goto out;
             }
+#ifdef ARG_HAVE_LIBAV
+            if (apcm) { /* the part in [0, aend) of the container's audio */
+                int64_t from = first < 0 ? -first : 0, to = an;
+                if (aend >= 0 && first + to > aend)
+                    to = aend - first;
+                if (to > from && (rc = avout_write_pcm(av, pcm + (size_t)from * ach, (int)(to - from))) < 0)
+                    goto out;
+            }
+#endif
+            if (!ww)
+                continue;
             int from = 0;
             if (askip > 0) {
                 from = askip < an ? (int)askip : an;
@@ -344,7 +545,7 @@ int main(int argc, char **argv)
             int64_t k = an - from;
             if (aleft >= 0 && k > aleft)
                 k = aleft;
-            if (k > 0 && wav_writer_write(ww, apcm + (size_t)from * ach, (long)k) < 0) {
+            if (k > 0 && wav_writer_write(ww, pcm + (size_t)from * ach, (long)k) < 0) {
                 cli_error("cannot write %s", opt.audio);
                 goto out;
             }
@@ -357,6 +558,13 @@ int main(int argc, char **argv)
         vbytes += p.size;
         if (!want_video)
             continue;
+#ifdef ARG_HAVE_LIBAV
+        if (av && video_done) { /* -frames:v reached; the audio goes on to its end */
+            if (!ww && (!(acopy || apcm) || audio_done))
+                break;
+            continue;
+        }
+#endif
         /* Matroska times are rounded to 1 ms: the nearest picture */
         int64_t first = (int64_t)(((double)p.pts_ns * h.fps_num / h.fps_den + 5e8) / 1e9);
         ArgPacket ap = { p.data, p.size, first, 0, 0, { 0 } };
@@ -373,11 +581,10 @@ int main(int argc, char **argv)
             XXH3_64bits_update(ht, t.tokens, (size_t)t.tokens_w * t.tokens_h * sizeof(uint32_t));
         ArgPicture pic;
         while (arg_decoder_get_picture(dec, &pic) == 0) {
-            uint64_t this_pts = (uint64_t)pic.pts * picture_ns;
             if (first_pts < 0)
                 first_pts = pic.pts;
             decoded++;
-            if (this_pts + 500000 < start_ns)
+            if (pic.pts < p0)
                 continue; /* before -ss */
             if (opt.max_frames > 0 && written >= opt.max_frames)
                 continue;
@@ -399,12 +606,24 @@ int main(int argc, char **argv)
                 cli_error("%s", y4m_writer_error(yw));
                 goto out;
             }
+#ifdef ARG_HAVE_LIBAV
+            if (av) {
+                const Y4mImage *vi = &img;
+                if (avimg.alloc) {
+                    y4m_rgb_to_yuv(pic.data, pic.stride, pic.plane_stride, &col, &avimg);
+                    vi = &avimg;
+                }
+                if ((rc = avout_write_video(av, vi, pic.pts - p0)) < 0)
+                    goto out;
+            }
+#endif
             written++;
             double el = cli_now() - t0;
             cli_progress_update(&prog, written, "%.1fx real time",
                                 el > 0 ? written * (double)h.fps_den / h.fps_num / el : 0.0);
         }
-        if (opt.max_frames > 0 && written >= opt.max_frames && !od)
+        video_done = opt.max_frames > 0 && written >= opt.max_frames;
+        if (video_done && !ww && (!(acopy || apcm) || audio_done))
             break;
     }
     cli_progress_end(&prog);
@@ -439,6 +658,15 @@ int main(int argc, char **argv)
         if (cli_out_commit(&yout) < 0)
             goto out;
     }
+#ifdef ARG_HAVE_LIBAV
+    if (av) {
+        cli_info("%s", avout_describe(av));
+        rc = avout_close(av, 1);
+        av = NULL;
+        if (rc < 0)
+            goto out;
+    }
+#endif
     if (ww) {
         rc = wav_writer_close(ww, 1);
         ww = NULL;
@@ -502,7 +730,11 @@ out:
     cli_out_abort(&aout);
     if (od)
         opus_decoder_destroy(od);
-    free(apcm);
+    free(pcm);
+#ifdef ARG_HAVE_LIBAV
+    avout_close(av, 0);
+    y4m_image_free(&avimg);
+#endif
     y4m_writer_abort(yw);
     cli_out_abort(&yout);
     y4m_image_free(&img);
