@@ -36,6 +36,7 @@
 #include "cli.h"
 #include "metrics.h"
 #include "modelpath.h"
+#include "analyze_opt.h"
 #include "wav.h"
 #include "y4m.h"
 
@@ -57,6 +58,8 @@ static struct {
 static const CliChoice pix_fmt_choices[] = {
     { "yuv420p", Y4M_C420JPEG }, { "yuv422p", Y4M_C422 }, { "yuv444p", Y4M_C444 }, { NULL, 0 },
 };
+
+static const char *analyze_path; /* --analyze */
 
 static const CliOpt opts[] = {
     { .names = "-i --input", .kind = CLI_STRING, .dest = &opt.in, .metavar = "FILE",
@@ -99,6 +102,7 @@ static const CliOpt opts[] = {
     CLI_OPT_FLAG("--allow-truncated", &opt.allow_truncated,
                  "a stream shorter than its header says is a warning, not an error"),
     CLI_OPT_STRING("--stats", &opt.stats, "FILE", "write final statistics as JSON ('-' for stdout)"),
+    CLI_OPT_STRING("--analyze", &analyze_path, "FILE.json", ANALYZE_OPT_HELP),
     CLI_OPT_FLAG("--quiet", &cli_quiet, "no progress line"),
     CLI_OPT_FLAG("--progress", &opt.progress, "show the progress line even when stderr is not a terminal"),
     CLI_OPT_OVERWRITE_YES,
@@ -265,8 +269,8 @@ int main(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
 #endif
-    if (!opt.out && !opt.verify && !opt.info && !opt.audio && !opt.ref) {
-        cli_error("nothing to do: give -o, --audio, --psnr, --verify or --info (try --help)");
+    if (!opt.out && !opt.verify && !opt.info && !opt.audio && !opt.ref && !analyze_path) {
+        cli_error("nothing to do: give -o, --audio, --psnr, --verify, --analyze or --info (try --help)");
         return CLI_EXIT_USAGE;
     }
     if (opt.ref && opt.ss > 0) {
@@ -324,20 +328,23 @@ int main(int argc, char **argv)
         mkv_reader_close(r);
         return rc;
     }
+    /* --analyze alone reads tokens only: no model, no picture network */
+    int pixels = opt.out || opt.verify || opt.ref;
     const char *want = opt.model ? opt.model : h.model_name;
-    if (!want[0] || model_find(want, path, sizeof(path)) < 0) {
+    if (pixels && (!want[0] || model_find(want, path, sizeof(path)) < 0)) {
         cli_error("model '%s' not found (give it with -m)", want);
         mkv_reader_close(r);
         return CLI_EXIT_FAIL;
     }
     ArgModel *model = NULL;
-    if (arg_model_load(&model, path, err, sizeof(err)) < 0) {
+    if (pixels && arg_model_load(&model, path, err, sizeof(err)) < 0) {
         cli_error("%s", err);
         mkv_reader_close(r);
         return CLI_EXIT_FAIL;
     }
     int ret = CLI_EXIT_FAIL, rc;
     ArgDecoder *dec = NULL;
+    AnalyzeOpt *analysis = NULL;
     Y4mWriter *yw = NULL;
     Y4mImage img = { 0 };
 #ifdef ARG_HAVE_LIBAV
@@ -374,6 +381,8 @@ int main(int argc, char **argv)
         cli_error("%s%s", err, rc == -EINVAL && strstr(err, "but this model") ? "; use the right model or --force" : "");
         goto out;
     }
+    if (analyze_opt_open(&analysis, analyze_path, opt.in, &h) < 0)
+        goto out;
     int ychroma = h.chroma == 444 ? Y4M_C444 : h.chroma == 422 ? Y4M_C422 : Y4M_C420JPEG;
     if (opt.pix_fmt >= 0 && kind != OUT_AV)
         ychroma = opt.pix_fmt;
@@ -496,7 +505,7 @@ int main(int argc, char **argv)
     if (opt.max_frames > 0 && (total <= 0 || opt.max_frames < total))
         total = opt.max_frames;
     cli_progress_start(&prog, total > 0 ? total : 0, opt.progress);
-    int want_video = opt.out || opt.verify || opt.ref;
+    int want_video = opt.out || opt.verify || opt.ref || analyze_path;
     int video_done = 0;
     while ((rc = mkv_read_packet(r, &p)) == 0) {
         if (p.track_type == MKV_TRACK_AUDIO && (od || acopy)) {
@@ -577,8 +586,10 @@ int main(int argc, char **argv)
             goto out;
         }
         ArgTokens t;
-        if (arg_decoder_get_tokens(dec, &t) == 0) /* little-endian hosts */
+        if (arg_decoder_get_tokens(dec, &t) == 0) { /* little-endian hosts */
             XXH3_64bits_update(ht, t.tokens, (size_t)t.tokens_w * t.tokens_h * sizeof(uint32_t));
+            analyze_opt_tokens(analysis, &t, first);
+        }
         ArgPicture pic;
         while (arg_decoder_get_picture(dec, &pic) == 0) {
             if (first_pts < 0)
@@ -632,7 +643,7 @@ int main(int argc, char **argv)
         goto out;
     }
     int truncated = 0;
-    if (want_video && h.frame_count > 0 && !(opt.max_frames > 0 && written >= opt.max_frames)) {
+    if (pixels && h.frame_count > 0 && !(opt.max_frames > 0 && written >= opt.max_frames)) {
         int64_t end = first_pts < 0 ? 0 : first_pts + decoded; /* pictures up to the last decoded one */
         if (end < (int64_t)h.frame_count) {
             truncated = 1;
@@ -720,8 +731,11 @@ int main(int argc, char **argv)
                 cli_out_abort(&so);
         }
     }
+    if (analyze_opt_finish(analysis, NULL) < 0)
+        goto out;
     ret = CLI_EXIT_OK;
 out:
+    analyze_opt_close(analysis);
     cli_progress_end(&prog);
     y4m_image_free(&rimg);
     y4m_reader_close(ref);

@@ -7,9 +7,8 @@ Runs tools/common/test_analyze_opt (the hook driven as argdec drives it)
 and arganalyze on the same stream: the activities (names, confidences,
 localizations, boxes) must be identical, the file status "success"; the
 failure report must say "fail" with the message and carry no activity.
-With ARGDEC (once argdec has --analyze; it decodes every picture, so this
-takes as long as decoding the clip) the same comparison for
-`argdec -i STREAM --analyze OUT.json`.
+With ARGDEC the same comparison for `argdec -i STREAM --analyze OUT.json`
+(alone, it reads tokens only: no model, no pictures).
 """
 import json
 import os
