@@ -270,6 +270,14 @@ typedef struct Enc {
     uint64_t abytes;
     int alook;                   /* encoder lookahead, input samples */
     int ain_done;                /* the input is exhausted */
+    int exact_end;               /* --gop-align: the audio ends where the video ends (shorter
+                                    last Opus frames, no lookahead flush): chunks join exactly */
+    /* --gop-align: the last video packet is held back and written with its
+     * duration (a BlockGroup), so that mkvmerge's append knows where it ends */
+    int hold_last, have_held, held_key;
+    uint8_t *held;
+    size_t held_size, held_cap;
+    uint64_t held_pts, held_end;
 } Enc;
 
 static long audio_read(Enc *e, float *buf, long n)
@@ -330,10 +338,22 @@ static int audio_until(Enc *e, uint64_t limit_ns)
         if (pts >= limit_ns)
             return 0;
         long want = e->aframe;
+        int fs = e->aframe; /* samples in this Opus frame */
         if (e->ain >= e->ain_max)
             want = 0;
         else if (e->ain_max - e->ain < (uint64_t)want)
             want = (long)(e->ain_max - e->ain);
+        if (e->exact_end && want < e->aframe) {
+            /* the tail in 10, 5, 2.5 ms frames; less than 2.5 ms is dropped */
+            fs = e->aframe / 2;
+            while (fs >= e->arate / 400 && fs > want)
+                fs /= 2;
+            if (fs < e->arate / 400 || want == 0) {
+                e->aeof = 1;
+                break;
+            }
+            want = fs;
+        }
         long got = 0;
         while (!e->ain_done && got < want) { /* a pipe or decoder may give less than asked */
             long r = audio_read(e, e->apcm + (size_t)got * e->ach, want - got);
@@ -349,16 +369,16 @@ static int audio_until(Enc *e, uint64_t limit_ns)
             e->aeof = 1;
             break;
         }
-        if (got < e->aframe) /* pad with silence */
-            memset(e->apcm + (size_t)got * e->ach, 0, (size_t)(e->aframe - got) * e->ach * sizeof(float));
-        int n = opus_encode_float(e->opus, e->apcm, e->aframe, e->apkt, sizeof(e->apkt));
+        if (got < fs) /* pad with silence */
+            memset(e->apcm + (size_t)got * e->ach, 0, (size_t)(fs - got) * e->ach * sizeof(float));
+        int n = opus_encode_float(e->opus, e->apcm, fs, e->apkt, sizeof(e->apkt));
         if (n < 0)
             return -EIO;
         int rc = mkv_write_block(e->mkv, MKV_TRACK_AUDIO, pts, 0, 1, e->apkt, (size_t)n);
         if (rc < 0)
             return rc;
         e->abytes += (uint64_t)n;
-        e->asamples += (uint64_t)e->aframe;
+        e->asamples += (uint64_t)fs;
     }
     return 0;
 }
@@ -366,6 +386,25 @@ static int audio_until(Enc *e, uint64_t limit_ns)
 static uint64_t pts_of(const Enc *e, uint64_t picture)
 {
     return picture * 1000000000ull * e->seq.fps_den / e->seq.fps_num;
+}
+
+/* Write the held-back video packet; the last one states its duration. */
+static int write_held(Enc *e, int last)
+{
+    if (!e->have_held)
+        return 0;
+    int rc = audio_until(e, e->held_pts);
+    if (rc < 0)
+        return rc;
+    e->have_held = 0;
+    if (!last)
+        return mkv_write_block(e->mkv, MKV_TRACK_VIDEO, e->held_pts, e->held_end - e->held_pts, e->held_key,
+                               e->held, e->held_size);
+    /* whole milliseconds (the file's timestamp unit) from the block's to the end */
+    uint64_t ms = 1000000;
+    uint64_t dur = e->held_end / ms * ms - e->held_pts / ms * ms;
+    return mkv_write_block_duration(e->mkv, MKV_TRACK_VIDEO, e->held_pts, dur ? dur : ms, e->held_key, e->held,
+                                    e->held_size);
 }
 
 /* Mux every packet the encoder has ready. */
@@ -382,10 +421,28 @@ static int drain(Enc *e)
         size_t n = (size_t)t->tokens_w * t->tokens_h;
         uint64_t pts = pts_of(e, (uint64_t)p.pts);
         uint64_t dur = pts_of(e, (uint64_t)(p.pts + p.duration)) - pts;
-        if ((rc = audio_until(e, pts)) < 0)
-            return rc;
-        if ((rc = mkv_write_block(e->mkv, MKV_TRACK_VIDEO, pts, dur, p.keyframe, p.data, p.size)) < 0)
-            return rc;
+        if (e->hold_last) {
+            if ((rc = write_held(e, 0)) < 0)
+                return rc;
+            if (p.size > e->held_cap) {
+                uint8_t *nb = realloc(e->held, p.size);
+                if (!nb)
+                    return -ENOMEM;
+                e->held = nb;
+                e->held_cap = p.size;
+            }
+            memcpy(e->held, p.data, p.size);
+            e->held_size = p.size;
+            e->held_pts = pts;
+            e->held_end = pts + dur;
+            e->held_key = p.keyframe;
+            e->have_held = 1;
+        } else {
+            if ((rc = audio_until(e, pts)) < 0)
+                return rc;
+            if ((rc = mkv_write_block(e->mkv, MKV_TRACK_VIDEO, pts, dur, p.keyframe, p.data, p.size)) < 0)
+                return rc;
+        }
         XXH3_64bits_update(e->hash, t->tokens, n * sizeof(uint32_t));
         e->picture = (uint64_t)(p.pts + p.duration);
         e->bytes += p.size;
@@ -394,7 +451,6 @@ static int drain(Enc *e)
     }
     return rc == -EAGAIN ? 0 : rc;
 }
-
 
 /* The shipped models ordered by raw token rate: their count (0: none). */
 static int sorted_models(char (*list)[1024])
@@ -1200,6 +1256,7 @@ int main(int argc, char **argv)
     if (max_pics > 0 && (e.total == 0 || max_pics < e.total))
         e.total = max_pics;
     double in_secs = e.total > 0 ? e.total / fps : 0;
+    e.hold_last = e.exact_end = opt.gop_align;
     cli_progress_start(&e.progress, e.total, opt.progress);
     int stopping = 0;
     for (;;) {
@@ -1256,7 +1313,9 @@ int main(int argc, char **argv)
         cli_error("%s: the input has no pictures%s", in, opt.ss > 0 ? " after -ss" : "");
         goto fail;
     }
-    if (max_pics > 0 || stopping) { /* the audio ends with the video */
+    if ((rc = write_held(&e, 1)) < 0)
+        goto fail_rc;
+    if (max_pics > 0 || stopping || opt.gop_align) { /* the audio ends with the video */
         e.ain_max = ((uint64_t)e.frames * (uint64_t)e.arate * h->fps_den + h->fps_num / 2) / h->fps_num;
         e.aend_ns = pts_of(&e, (uint64_t)e.frames);
     }
@@ -1355,5 +1414,6 @@ out:
         opus_encoder_destroy(e.opus);
     wav_reader_close(e.wav);
     free(e.apcm);
+    free(e.held);
     return ret;
 }
