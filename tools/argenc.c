@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <xxhash.h>
@@ -936,7 +937,7 @@ int main(int argc, char **argv)
     int want_audio = !opt.an && (opt.n_maps == 0 || mapped_audio);
     int acopy = want_audio && opt.acodec == ACODEC_COPY;
     int needs_av = opt.ss > 0 || cut_t || cut_to || cli_given(opt.rate) || cli_given(opt.size) ||
-                   cli_given(opt.vfsize) || vstream > 0 || acopy || (want_audio && ainput == 0);
+                   cli_given(opt.vfsize) || vstream > 0 || acopy || (mapped_audio && ainput == 0);
     if (to_stdout ? cli_stdout_claim("the Matroska output") < 0 : cli_check_overwrite(out) < 0)
         return CLI_EXIT_FAIL;
     if (opt.stats && strcmp(opt.stats, "-") && cli_check_overwrite(opt.stats) < 0)
@@ -951,10 +952,19 @@ int main(int argc, char **argv)
     uint8_t head[16];
     size_t nh = 0;
     int is_stdin = !strcmp(in, "-");
-    if (is_stdin) {
+    struct stat ist;
+    int is_pipe = is_stdin || (stat(in, &ist) == 0 && !S_ISREG(ist.st_mode));
+    if (is_pipe) { /* look at the first bytes without losing them */
 #ifdef ARG_HAVE_LIBAV
-        if (!(src.pipe = avin_stdin_peek(head, sizeof(head), &nh))) {
-            cli_error("cannot read standard input");
+        int fd = is_stdin ? 0 : open(in, O_RDONLY);
+        if (fd < 0) {
+            cli_error("cannot open '%s': %s", in, strerror(errno));
+            return CLI_EXIT_FAIL;
+        }
+        if (!(src.pipe = avin_peek_fd(fd, head, sizeof(head), &nh))) {
+            cli_error("cannot read '%s'", in);
+            if (fd > 2)
+                close(fd);
             return CLI_EXIT_FAIL;
         }
 #else
@@ -1015,7 +1025,7 @@ int main(int argc, char **argv)
     /* ---- open the input */
     if (native) {
         if (src.pipe)
-            rc = y4m_reader_open_file(&src.yr, src.pipe, 1, "-", err, sizeof(err));
+            rc = y4m_reader_open_file(&src.yr, src.pipe, 1, in, err, sizeof(err));
         else
             rc = y4m_reader_open(&src.yr, in, err, sizeof(err));
         src.pipe = NULL;
@@ -1033,7 +1043,7 @@ int main(int argc, char **argv)
         src.chroma = yi->chroma;
         src.duration = -1;
         struct stat st;
-        if (!is_stdin && stat(in, &st) == 0 && S_ISREG(st.st_mode) && y4m_frame_size(yi))
+        if (!is_pipe && stat(in, &st) == 0 && S_ISREG(st.st_mode) && y4m_frame_size(yi))
             src.duration = (double)(st.st_size / (off_t)(y4m_frame_size(yi) + 6)) * yi->fps_den / yi->fps_num;
         src.col = (Y4mColor){ src.matrix, src.full, Y4M_UPSAMPLE_BILINEAR };
         if (y4m_image_alloc(&src.img, src.W, src.H, yi->chroma) < 0) {
@@ -1096,7 +1106,8 @@ int main(int argc, char **argv)
         }
         double fps = (double)src.fps_num / src.fps_den;
         if (!opt.gop_align && (cut_t || cut_to)) {
-            double d = cut_to ? opt.to - opt.ss : opt.t;
+            /* the pictures before the end time (-to, or -ss + -t), as ffmpeg counts them */
+            double d = (cut_to ? opt.to : opt.ss + opt.t) - ai->start_time;
             int64_t n = (int64_t)ceil(d * fps - 1e-6);
             if (n < 1) {
                 cli_error("-t/-to: %.6f s holds no picture at %.3f fps", d, fps);
@@ -1155,7 +1166,8 @@ int main(int argc, char **argv)
     if (want_audio && ainput == 1) {
         uint8_t ah[16];
         size_t nah = 0;
-        int wav = !strcmp(audio_in, "-");
+        struct stat ast;
+        int wav = !strcmp(audio_in, "-") || (stat(audio_in, &ast) == 0 && !S_ISREG(ast.st_mode));
         if (!wav) {
             FILE *f = fopen(audio_in, "rb");
             if (!f) {

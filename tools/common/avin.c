@@ -40,7 +40,9 @@ struct Avin {
     AVPacket *pkt;
     PktQueue vq, aq;
     int demux_eof, vdec_flushed, adec_flushed, video_done;
-    double t0;                  /* seconds, in the streams' time */
+    double t0;                  /* seconds, in the streams' time: picture 0 */
+    double origin;              /* the input's start time */
+    int t0_final;               /* t0 is the first picture's time (audio waits for it) */
     double src_fps;             /* for missing or repeated timestamps */
     double fps;                 /* output */
     /* video: the current and the next decoded picture */
@@ -141,6 +143,7 @@ static void q_free(PktQueue *q)
 typedef struct Peek {
     uint8_t head[64];
     size_t n, pos;
+    int fd;
 } Peek;
 
 static ssize_t peek_read(void *c, char *buf, size_t size)
@@ -153,7 +156,7 @@ static ssize_t peek_read(void *c, char *buf, size_t size)
         return (ssize_t)k;
     }
     for (;;) {
-        ssize_t r = read(0, buf, size);
+        ssize_t r = read(p->fd, buf, size);
         if (r < 0 && errno == EINTR)
             continue;
         return r;
@@ -162,19 +165,23 @@ static ssize_t peek_read(void *c, char *buf, size_t size)
 
 static int peek_close(void *c)
 {
+    Peek *p = c;
+    if (p->fd > 2)
+        close(p->fd);
     free(c);
     return 0;
 }
 
-FILE *avin_stdin_peek(uint8_t *head, size_t n, size_t *got)
+FILE *avin_peek_fd(int fd, uint8_t *head, size_t n, size_t *got)
 {
     Peek *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
+    p->fd = fd;
     if (n > sizeof(p->head))
         n = sizeof(p->head);
     while (p->n < n) {
-        ssize_t r = read(0, p->head + p->n, n - p->n);
+        ssize_t r = read(fd, p->head + p->n, n - p->n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -298,18 +305,32 @@ static int fetch_next(Avin *a)
 {
     if (a->have_next || a->vid_eof)
         return 0;
-    int rc = decode_video(a, a->next);
-    if (rc < 0) {
-        char b[128];
-        return fail(a, -EIO, "decoding the video failed: %s", averr(rc, b, sizeof(b)));
-    }
-    if (rc == 0) {
-        a->vid_eof = 1;
+    for (;;) {
+        int rc = decode_video(a, a->next);
+        if (rc < 0) {
+            char b[128];
+            return fail(a, -EIO, "decoding the video failed: %s", averr(rc, b, sizeof(b)));
+        }
+        if (rc == 0) {
+            a->vid_eof = 1;
+            return 0;
+        }
+        double t = frame_time(a, a->next);
+        if (!a->t0_final) {
+            /* picture 0: the first at or after the start (ffmpeg's -ss); a
+             * timestamp rounded a little early still counts */
+            double tol = 0.25 / a->src_fps < 0.001 ? 0.25 / a->src_fps : 0.001;
+            if (t < a->t0 - tol) {
+                av_frame_unref(a->next);
+                continue;
+            }
+            a->t0 = t;
+            a->t0_final = 1;
+        }
+        a->have_next = 1;
+        a->next_slot = slot_of(a, t);
         return 0;
     }
-    a->have_next = 1;
-    a->next_slot = slot_of(a, frame_time(a, a->next));
-    return 0;
 }
 
 static int pixfmt_is_planar8_yuv(int fmt, int *chroma_w, int *chroma_h)
@@ -593,7 +614,7 @@ static int drain_audio_decoder(Avin *a)
 
 static int handle_audio_packet(Avin *a, AVPacket *p)
 {
-    if (a->info.audio_copy)
+    if (a->info.audio_copy || (!a->t0_final && a->vidx >= 0))
         return q_push(&a->aq, p) < 0 ? fail(a, -ENOMEM, "too much audio waiting for the video") : 0;
     int rc = avcodec_send_packet(a->adec, p);
     if (rc < 0 && rc != AVERROR_INVALIDDATA && rc != AVERROR(EAGAIN)) {
@@ -631,7 +652,14 @@ long avin_read_audio(Avin *a, float *out, long n)
     if (a->aidx < 0 || a->info.audio_copy)
         return 0;
     while (av_audio_fifo_size(a->fifo) < n && !a->adec_flushed) {
-        int rc = demux(a, 0);
+        AVPacket *q = q_pop(&a->aq); /* read while looking for picture 0 */
+        int rc;
+        if (q) {
+            rc = handle_audio_packet(a, q);
+            av_packet_free(&q);
+        } else {
+            rc = demux(a, 0);
+        }
         if (rc == AVERROR_EOF)
             rc = finish_audio(a);
         if (rc < 0) {
@@ -910,6 +938,10 @@ int avin_open(Avin **out, const AvinOptions *o, char *err, size_t errlen)
         goto fail;
     }
     snprintf(a->info.format_desc, sizeof(a->info.format_desc), "%s", a->fmt->iformat->name);
+    if (!strcmp(a->fmt->iformat->name, "tty")) { /* FFmpeg shows text files as ANSI art */
+        rc = fail(a, -EINVAL, "%s: a text file, not a media file", o->path);
+        goto fail;
+    }
     int nv = count_streams(a->fmt, AVMEDIA_TYPE_VIDEO), na = count_streams(a->fmt, AVMEDIA_TYPE_AUDIO);
     /* attached pictures (cover art) are not video */
     for (unsigned i = 0; i < a->fmt->nb_streams; i++)
@@ -939,8 +971,7 @@ int avin_open(Avin **out, const AvinOptions *o, char *err, size_t errlen)
     /* the rate */
     double sf = 0;
     if (vst) {
-        AVRational r = vst->avg_frame_rate.num > 0 && vst->avg_frame_rate.den > 0 ? vst->avg_frame_rate
-                                                                                   : vst->r_frame_rate;
+        AVRational r = av_guess_frame_rate(a->fmt, vst, NULL); /* as ffmpeg's CLI does */
         if (r.num <= 0 || r.den <= 0)
             r = (AVRational){ 25, 1 };
         sf = av_q2d(r);
@@ -961,7 +992,9 @@ int avin_open(Avin **out, const AvinOptions *o, char *err, size_t errlen)
         a->aidx = -1;
     /* time zero and -ss */
     double origin = a->fmt->start_time != AV_NOPTS_VALUE ? a->fmt->start_time / (double)AV_TIME_BASE : 0;
+    a->origin = origin;
     a->t0 = origin + o->start;
+    a->t0_final = !vst;
     a->info.duration = -1;
     if (a->fmt->duration != AV_NOPTS_VALUE && a->fmt->duration > 0)
         a->info.duration = a->fmt->duration / (double)AV_TIME_BASE - o->start;
@@ -983,6 +1016,9 @@ int avin_open(Avin **out, const AvinOptions *o, char *err, size_t errlen)
         }
         if ((rc = setup_video(a, a->next)) < 0)
             goto fail;
+        a->info.start_time = a->t0 - origin;
+        if (a->fmt->duration != AV_NOPTS_VALUE && a->fmt->duration > 0)
+            a->info.duration = a->fmt->duration / (double)AV_TIME_BASE - a->info.start_time;
     }
     *out = a;
     return 0;

@@ -7,7 +7,8 @@
  * and resampled to 48 kHz float, mono or stereo (more channels are
  * downmixed), or passed through packet by packet (Opus, -c:a copy).
  *
- * Time: t = 0 of the output is the input's start time plus `start` (-ss).
+ * Time: t0, picture 0 of the output, is the first decoded picture at or
+ * after the input's start time plus `start` (-ss, as ffmpeg's -ss keeps it).
  * Output picture k stands for input time t0 + k / rate and shows the last
  * decoded picture whose timestamp, rounded to the output rate, is at or
  * before k (ffmpeg's fps filter with round=near): pictures are dropped or
@@ -54,7 +55,9 @@ typedef struct AvinInfo {
     int width, height;          /* output pictures */
     int fps_num, fps_den;
     int matrix, full_range, chroma; /* enum Y4mMatrix, 0/1, enum Y4mChroma (= ArgChroma) */
-    double duration;            /* seconds from t0 to the input's end; < 0 unknown */
+    double start_time;          /* picture 0: seconds after the input's start (the first
+                                   picture at or after AvinOptions.start) */
+    double duration;            /* seconds from there to the input's end; < 0 unknown */
     int has_audio;
     int audio_channels;         /* of the output: 1 or 2 (copy: the stream's) */
     int audio_copy;             /* packets pass through */
@@ -87,10 +90,11 @@ void avin_video_done(Avin *a);
 const char *avin_error(const Avin *a);
 void avin_close(Avin *a);
 
-/* Standard input with its first bytes looked at: head receives up to n
- * bytes (*got of them); the returned stream reads standard input from its
- * first byte (it replays them). NULL on failure. */
-FILE *avin_stdin_peek(uint8_t *head, size_t n, size_t *got);
+/* A pipe (standard input: fd 0, or a FIFO) with its first bytes looked
+ * at: head receives up to n bytes (*got of them); the returned stream reads
+ * the pipe from its first byte (it replays them) and closes fd (unless it
+ * is 0-2) when closed. NULL on failure. */
+FILE *avin_peek_fd(int fd, uint8_t *head, size_t n, size_t *got);
 
 /* Do the first bytes of a file look like a Y4M or a RIFF WAVE file? */
 static inline int avin_is_y4m(const uint8_t *head, size_t n)
