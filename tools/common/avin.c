@@ -570,7 +570,8 @@ static int resample(Avin *a, const AVFrame *f)
         a->swr_in_rate = f->sample_rate;
         a->swr_in_fmt = f->format;
     }
-    if (!a->a_started) { /* align the first sample with t0 */
+    if (!a->a_started) { /* align the first sample with t0 (a decoder that drops its first
+                          * packets, MP3's, starts later: silence fills the gap) */
         a->a_started = 1;
         int64_t ts = f->best_effort_timestamp;
         if (ts != AV_NOPTS_VALUE) {
