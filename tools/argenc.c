@@ -996,6 +996,9 @@ int main(int argc, char **argv)
 #endif
     if (native && audio_to_stream)
         audio_to_stream = 0; /* a Y4M has no audio */
+#ifndef ARG_HAVE_LIBAV
+    (void)astream; /* for FFmpeg's inputs only */
+#endif
     char err[512], path[1024];
     int by_rate = cli_given(&opt.vbitrate);
     if (!by_rate && pick_model(path, sizeof(path)) < 0) {
@@ -1117,6 +1120,10 @@ int main(int argc, char **argv)
         }
 #endif
     }
+#ifndef ARG_HAVE_LIBAV
+    (void)start;
+    (void)gp_model;
+#endif
     cli_signals_install(1);
     int W = src.W, H = src.H;
     ArgSettings s;
