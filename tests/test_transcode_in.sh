@@ -189,6 +189,10 @@ expect 0 "-b:v 10M" enc -i h264_aac44.mp4 -b:v 10M -an -frames:v 9 -o bv.mkv -y
 grep -q "model arg-s4" out && ok || ko "-b:v 10M picks the highest operating point: $(grep model out)"
 grep -q "achieved" out && ok || ko "-b:v reports the achieved rate"
 err_has "measured on the first 9 pictures"
+# all 9 pictures were measured: the trial's rate is the file's
+m=$(sed -n 's/.*arg-s4.safetensors \([0-9.]*\).*/\1/p' err) a=$(sed -n 's/.*achieved \([0-9.]*\).*/\1/p' out)
+awk -v m="$m" -v a="$a" 'BEGIN { exit !(m != "" && a - m < 0.06 && m - a < 0.06) }' && ok \
+    || ko "-b:v: measured $m kbit/s, achieved $a kbit/s"
 
 # ---- real files from the package as they are (MS-MPEG4 avi), progress line
 if [ -s "$data/cache/vtest.avi" ]; then

@@ -759,7 +759,7 @@ static int pick_by_rate(Src *s, const ArgSettings *set, const ArgStreamInfo *si,
         float *p = malloc(3 * plane * sizeof(float));
         if (!p)
             return -ENOMEM;
-        int r = src_read(s, p);
+        int r = src_read(s, p); /* from the input: i_ahead == n_ahead */
         if (r <= 0) {
             free(p);
             if (r < 0)
@@ -767,7 +767,9 @@ static int pick_by_rate(Src *s, const ArgSettings *set, const ArgStreamInfo *si,
             break;
         }
         s->ahead[s->n_ahead++] = p;
+        s->i_ahead = s->n_ahead;
     }
+    s->i_ahead = 0; /* the real encode replays them first */
     if (s->n_ahead == 0) {
         cli_error("the input has no pictures");
         return -EINVAL;
@@ -788,6 +790,13 @@ static int pick_by_rate(Src *s, const ArgSettings *set, const ArgStreamInfo *si,
         int rc = arg_encoder_open(&enc, m, set, s->W, s->H);
         if (rc == 0)
             rc = arg_encoder_set_stream_info(enc, si);
+        if (rc == 0) { /* as the real encode does (the header fixes the coder) */
+            ArgSequenceHeader hh;
+            uint8_t hb[ARG_SEQUENCE_HEADER_SIZE];
+            rc = arg_encoder_get_header(enc, &hh);
+            if (rc >= 0)
+                rc = arg_encoder_sequence_header(enc, hb, sizeof(hb));
+        }
         ArgPacket p;
         for (int k = 0; rc >= 0 && k <= np; k++) {
             if (k < np) {
