@@ -15,7 +15,7 @@ if [ "$have_libav" != true ]; then
     echo "argenc was built without FFmpeg's libraries: skipped"
     exit 77
 fi
-for t in ffmpeg ffprobe; do
+for t in ffmpeg ffprobe mkvmerge; do
     command -v $t >/dev/null || { echo "$t not found: skipped"; exit 77; }
 done
 rm -rf "$work"
