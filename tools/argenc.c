@@ -175,14 +175,15 @@ static CliOpt opts[] = {
                     "(ARG has no finer rate control yet)"),
     CLI_OPT_INT("-g --gop", &opt.gop, 1, 65535, "N",
                 "GOP length in latent frames (default 8; fixed-clip models: one clip)"),
-    CLI_OPT_TIME("-ss", &opt.ss, 0, 1e9, "T", "start at input time T (exact to the picture)"),
-    CLI_OPT_TIME("-t", &opt.t, 0, 1e9, "T", "encode T seconds of the input"),
-    CLI_OPT_TIME("-to", &opt.to, 0, 1e9, "T", "stop at input time T"),
+    CLI_OPT_TIME("-ss", &opt.ss, 0, 1e9, "T", "start at the first picture at or after input time T"),
+    CLI_OPT_TIME("-t", &opt.t, 0, 1e9, "T", "stop before input time -ss + T"),
+    CLI_OPT_TIME("-to", &opt.to, 0, 1e9, "T", "stop before input time T"),
     CLI_OPT_INT64("-frames:v --frames", &opt.max_frames, 1, INT64_MAX, "N", "encode at most N pictures"),
     CLI_OPT_FLAG("--gop-align", &opt.gop_align,
-                 "snap -ss and the end of -t/-to to GOP starts (pictures\n"
-                 "GOP x (1 + (g - 1) x temporal factor)), so that chunks\n"
-                 "joined with mkvmerge a.mkv + b.mkv equal one encode"),
+                 "snap -ss and the end of -t/-to down to GOP starts (a GOP\n"
+                 "is 1 + (g - 1) x the model's temporal factor pictures),\n"
+                 "so that chunks joined with mkvmerge a.mkv + b.mkv equal\n"
+                 "one --gop-align encode (scripts/arg-chunks.sh)"),
     CLI_OPT_CUSTOM("-r", opt.rate, parse_rate, "a rate such as 25, 29.97 or 30000/1001", "RATE",
                    "output picture rate: pictures are repeated or dropped"),
     CLI_OPT_CUSTOM("-s", opt.size, parse_size, "WxH, e.g. 640x360", "WxH", "scale the pictures to W x H"),

@@ -800,7 +800,10 @@ static int setup_video(Avin *a, const AVFrame *f)
     case AVCOL_SPC_SMPTE170M:
     case AVCOL_SPC_FCC: matrix = Y4M_MATRIX_BT601; break;
     case AVCOL_SPC_UNSPECIFIED:
-    case AVCOL_SPC_RESERVED: matrix = f->height > 576 ? Y4M_MATRIX_BT709 : Y4M_MATRIX_BT601; break;
+    case AVCOL_SPC_RESERVED: /* HD is BT.709; Y4M cannot say, and argenc's Y4M path takes BT.601 */
+        matrix = f->height > 576 && strcmp(a->fmt->iformat->name, "yuv4mpegpipe") ? Y4M_MATRIX_BT709
+                                                                                  : Y4M_MATRIX_BT601;
+        break;
     default: break;
     }
     if (a->o.matrix >= 0)
