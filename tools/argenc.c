@@ -963,6 +963,10 @@ int main(int argc, char **argv)
     size_t nh = 0;
     int is_stdin = !strcmp(in, "-");
     struct stat ist;
+    if (!is_stdin && stat(in, &ist) == 0 && S_ISDIR(ist.st_mode)) {
+        cli_error("'%s' is a directory", in);
+        return CLI_EXIT_FAIL;
+    }
     int is_pipe = is_stdin || (stat(in, &ist) == 0 && !S_ISREG(ist.st_mode));
     if (is_pipe) { /* look at the first bytes without losing them */
 #ifdef ARG_HAVE_LIBAV

@@ -929,7 +929,7 @@ int avin_open(Avin **out, const AvinOptions *o, char *err, size_t errlen)
     if (rc < 0) {
         a->fmt = NULL;
         if (rc == AVERROR_INVALIDDATA)
-            fail(a, -EINVAL, "%s: not a media file that FFmpeg's libraries can read", o->path);
+            fail(a, -EINVAL, "%s: not a media file that FFmpeg's libraries can read (or a damaged one)", o->path);
         else
             fail(a, -EINVAL, "%s: %s", o->path, averr(rc, b, sizeof(b)));
         rc = -EINVAL;
