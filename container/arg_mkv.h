@@ -53,6 +53,11 @@ int mkv_writer_open(MkvWriter **out, const char *path, const MkvVideoInfo *video
  * block (0 = the track default). */
 int mkv_write_block(MkvWriter *w, int track_type, uint64_t pts_ns, uint64_t duration_ns,
                     int keyframe, const uint8_t *data, size_t size);
+/* The same as a BlockGroup that states its duration (BlockDuration, > 0):
+ * for the last block of a file, whose true end tools such as mkvmerge's
+ * append (a.mkv + b.mkv) then use instead of the track's default duration. */
+int mkv_write_block_duration(MkvWriter *w, int track_type, uint64_t pts_ns, uint64_t duration_ns,
+                             int keyframe, const uint8_t *data, size_t size);
 /* Add a global tag (written at close), e.g. a figure known only at the end. */
 int mkv_writer_add_tag(MkvWriter *w, const char *name, const char *value);
 /* Replace the video CodecPrivate (same size as at open) before closing, e.g.

@@ -47,7 +47,8 @@ struct MkvWriter {
     KaxTrackEntry *vtrack = nullptr, *atrack = nullptr;
     KaxCluster *cluster = nullptr;
     uint64 cluster_start = 0, last_pts = 0, end_pts = 0;
-    std::vector<KaxSimpleBlock *> cue_blocks;   // video keyframes of the current cluster
+    // video keyframes of the current cluster: a SimpleBlock or a BlockGroup
+    std::vector<std::pair<KaxSimpleBlock *, KaxBlockGroup *>> cue_blocks;
     std::vector<std::pair<std::string, std::string>> tags;
     uint64 default_video_ns = 0;
     bool rewrite_tracks = false;
@@ -79,9 +80,12 @@ static void flush_cluster(MkvWriter *w)
     empty.SetGlobalTimecodeScale(kScale);
     w->cluster->Render(*w->io, empty);
     // now that the blocks have positions, index the keyframes
-    for (KaxSimpleBlock *b : w->cue_blocks) {
+    for (auto &b : w->cue_blocks) {
         KaxCuePoint &cp = AddNewChild<KaxCuePoint>(*w->cues);
-        cp.PositionSet(*b, kScale);
+        if (b.first)
+            cp.PositionSet(*b.first, kScale);
+        else
+            cp.PositionSet(*b.second, kScale);
     }
     w->cue_blocks.clear();
     // SimpleBlocks only: no ReferenceBlock, whose destruction order is unsafe in
@@ -225,8 +229,8 @@ extern "C" int mkv_writer_open(MkvWriter **out, const char *path, const MkvVideo
     return 0;
 }
 
-extern "C" int mkv_write_block(MkvWriter *w, int track_type, uint64_t pts_ns, uint64_t duration_ns,
-                               int keyframe, const uint8_t *data, size_t size)
+static int write_block(MkvWriter *w, int track_type, uint64_t pts_ns, uint64_t duration_ns,
+                       int keyframe, const uint8_t *data, size_t size, bool group)
 {
     if (!w || w->failed || (!data && size) || size > MKV_MAX_FRAME)
         return -EINVAL;
@@ -249,13 +253,22 @@ extern "C" int mkv_write_block(MkvWriter *w, int track_type, uint64_t pts_ns, ui
             delete buf;
             return fail(w, -EINVAL, "block too far from its cluster start");
         }
-        KaxSimpleBlock &sb = AddNewChild<KaxSimpleBlock>(*w->cluster);
-        sb.SetParent(*w->cluster);
-        sb.AddFrame(*t, pts_ns, *buf, LACING_NONE); // the block owns buf now
-        sb.SetKeyframe(track_type == MKV_TRACK_AUDIO || keyframe);
         uint64 dur = duration_ns ? duration_ns : (track_type == MKV_TRACK_VIDEO ? w->default_video_ns : 0);
-        if (vkey)
-            w->cue_blocks.push_back(&sb);
+        if (group) { // a BlockGroup: Block + BlockDuration (no ReferenceBlock)
+            KaxBlockGroup &bg = AddNewChild<KaxBlockGroup>(*w->cluster);
+            bg.SetParent(*w->cluster);
+            bg.AddFrame(*t, pts_ns, *buf, LACING_NONE); // the group owns buf now
+            bg.SetBlockDuration(duration_ns);
+            if (vkey)
+                w->cue_blocks.emplace_back(nullptr, &bg);
+        } else {
+            KaxSimpleBlock &sb = AddNewChild<KaxSimpleBlock>(*w->cluster);
+            sb.SetParent(*w->cluster);
+            sb.AddFrame(*t, pts_ns, *buf, LACING_NONE); // the block owns buf now
+            sb.SetKeyframe(track_type == MKV_TRACK_AUDIO || keyframe);
+            if (vkey)
+                w->cue_blocks.emplace_back(&sb, nullptr);
+        }
         if (pts_ns + dur > w->end_pts)
             w->end_pts = pts_ns + dur;
         w->last_pts = pts_ns;
@@ -263,6 +276,20 @@ extern "C" int mkv_write_block(MkvWriter *w, int track_type, uint64_t pts_ns, ui
         return fail(w, -EIO, e.what());
     }
     return 0;
+}
+
+extern "C" int mkv_write_block(MkvWriter *w, int track_type, uint64_t pts_ns, uint64_t duration_ns,
+                               int keyframe, const uint8_t *data, size_t size)
+{
+    return write_block(w, track_type, pts_ns, duration_ns, keyframe, data, size, false);
+}
+
+extern "C" int mkv_write_block_duration(MkvWriter *w, int track_type, uint64_t pts_ns, uint64_t duration_ns,
+                                        int keyframe, const uint8_t *data, size_t size)
+{
+    if (!duration_ns)
+        return -EINVAL;
+    return write_block(w, track_type, pts_ns, duration_ns, keyframe, data, size, true);
 }
 
 extern "C" int mkv_writer_add_tag(MkvWriter *w, const char *name, const char *value)

@@ -41,8 +41,8 @@ expect 2 "--frames abc" "$enc" -i a.y4m -o x.mkv --frames abc
 err_has "--frames wants an integer"
 expect 2 "argdec -ss abc" "$dec" -i x.mkv -o x.y4m -ss abc
 err_has "-ss wants"
-expect 2 "-b:v 50k" "$enc" -i a.y4m -o x.mkv -b:v 50k
-err_has "-b:v is not supported: ARG has no rate control"
+expect 2 "-b:v with -q" "$enc" -i a.y4m -o x.mkv -b:v 50k -q 1
+err_has "-b:v picks the operating point: leave out -m and -q"
 expect 2 "-crf" "$enc" -i a.y4m -o x.mkv -crf 20
 err_has "-crf is not supported"
 expect 2 "-b:a 5k" "$enc" -i a.y4m -o x.mkv -b:a 5k
