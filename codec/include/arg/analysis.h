@@ -14,9 +14,14 @@
  *   2. detection: connected components of foreground cells (cells up to two
  *      apart join, so that a one-cell gap does not split an object) -> boxes;
  *      class by size (see ArgAnalysisSettings.vehicle_*);
- *   3. tracking: IoU of the predicted track boxes against the detections,
- *      one-to-one by the Hungarian method; births confirmed after
- *      `min_hits` matches, deaths after `max_misses` unmatched latent frames;
+ *   3. tracking: IoU (or, failing that, gated centre distance) of the
+ *      motion-predicted track boxes against the detections, one-to-one by
+ *      the Hungarian method; births confirmed after `min_hits` matches,
+ *      deaths after `max_misses` unmatched latent frames (tracks coast on
+ *      their predicted box meanwhile; keyframe latent frames, whose
+ *      foreground is noisier, only carry the tracks forward); at the end,
+ *      broken tracks are stitched (`stitch_gap`) and tracks observed in
+ *      fewer than `min_track` latent frames are dropped;
  *   4. cube proposals: 16 latent frames (64 pictures at temporal factor 4),
  *      stride 4, box = union of the track's boxes in the window;
  *   5. filtering: mean foreground fraction of the cube's boxes against
@@ -89,7 +94,17 @@ typedef struct ArgAnalysisSettings {
     double nms_tiou;        /* NMS: temporal IoU ... default 0.5 */
     double nms_iou;         /* ... and box IoU above which the weaker of two
                                instances of one activity goes; default 0.3 */
-    int reserved[16];       /* must be zero */
+    int min_track;          /* observed latent frames a track needs to be
+                               reported; default 4 */
+    int stitch_gap;         /* at the end, a track that ends and one that
+                               starts at most this many latent frames later
+                               where the first one's motion leads join into
+                               one; 0 = never; default 8 */
+    double gate;            /* a track and a detection whose boxes do not
+                               overlap by min_iou may still match when their
+                               centres are at most gate object sizes apart
+                               (motion-predicted); 0 = IoU only; default 0.75 */
+    int reserved[12];       /* must be zero */
 } ArgAnalysisSettings;
 
 ARG_API void arg_analysis_default_settings(ArgAnalysisSettings *s);
@@ -125,6 +140,19 @@ typedef struct ArgProposal {
     int kept;               /* passed the foreground filter */
 } ArgProposal;
 
+/* A track (after stitching and the min_track rule): its box in every
+ * latent frame from `first` (observed or, where the object was not seen,
+ * predicted/interpolated), as ArgTimedBox from the latent frame's first
+ * picture on. */
+typedef struct ArgTrack {
+    int id;                 /* as ArgActivity.track_id */
+    int object_type;        /* ArgObjectType */
+    int64_t first, end;     /* pictures [first, end), 0-based */
+    const ArgTimedBox *boxes;
+    const uint8_t *observed; /* per box: 1 = matched a detection */
+    int n_boxes;
+} ArgTrack;
+
 typedef struct ArgAnalysisStats {
     int64_t latent_frames, pictures;
     int64_t fg_cells;       /* foreground cells summed over latent frames */
@@ -151,6 +179,9 @@ ARG_API int arg_analysis_finish(ArgAnalysis *a);
 /* After finish: the activities (owned by the pass, valid until close);
  * returns their count. */
 ARG_API int arg_analysis_activities(const ArgAnalysis *a, const ArgActivity **list);
+/* After finish: the tracks (owned by the pass, valid until close); returns
+ * their count. */
+ARG_API int arg_analysis_tracks(const ArgAnalysis *a, const ArgTrack **list);
 /* After finish: every cube proposal; returns their count. */
 ARG_API int arg_analysis_proposals(const ArgAnalysis *a, const ArgProposal **list);
 ARG_API void arg_analysis_stats(const ArgAnalysis *a, ArgAnalysisStats *st);

@@ -67,6 +67,8 @@ typedef struct AnPoint {
     AnBox box;
     int observed;       /* matched a detection (else predicted) */
     float fg;           /* foreground fraction of the box */
+    int carried;        /* a keyframe latent frame (AN_TRACK_CARRY): not
+                           observed, but not missed either */
 } AnPoint;
 
 typedef struct AnTrack {
@@ -85,6 +87,13 @@ typedef struct AnTracker {
     double *cost;       /* scratch */
     int *match;
     int scratch_cap;
+    int min_track;      /* from the settings of the last step */
+    int stitch_gap;
+    double gate;
+    int64_t *pics;      /* first picture of each latent frame seen */
+    int n_pics, cap_pics;
+    AnDet *dbuf;        /* the detections after merging fragments */
+    int dbuf_cap;
 } AnTracker;
 
 /* One latent frame t whose first picture is pic: predict, match, update,
@@ -92,7 +101,15 @@ typedef struct AnTracker {
  * each box. */
 int an_track_step(AnTracker *tk, int t, int64_t pic, const AnDet *dets, int n_dets,
                   const uint8_t *mask, int w, int h, const ArgAnalysisSettings *s);
-/* End of stream: ends every track and trims trailing predicted points. */
+/* The same; flags AN_TRACK_CARRY: the detections are not trusted (a
+ * keyframe latent frame): every live track moves on its predicted box
+ * without counting a miss, and nothing is born. */
+#define AN_TRACK_CARRY 1
+int an_track_step_ex(AnTracker *tk, int t, int64_t pic, const AnDet *dets, int n_dets,
+                     const uint8_t *mask, int w, int h, const ArgAnalysisSettings *s, int flags);
+/* End of stream: ends every track and trims trailing predicted points,
+ * stitches broken tracks (stitch_gap), drops tracks observed in fewer than
+ * min_track latent frames, and numbers the rest from 1 in order of birth. */
 void an_track_finish(AnTracker *tk);
 void an_tracker_free(AnTracker *tk);
 int an_track_object_type(const AnTrack *t);

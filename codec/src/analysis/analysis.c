@@ -21,11 +21,18 @@ struct ArgAnalysis {
     int n_latents, cap_latents;
     int64_t pictures;
     int finished;
+    int inter_seen;      /* a latent frame other than a keyframe came: from then
+                            on keyframes only carry the tracks (an intra-only
+                            stream is tracked on its keyframes) */
     ArgAnalysisStats st;
     ArgActivity *acts;
     ArgTimedBox *boxes;
     ArgProposal *props;
     int n_acts, n_props;
+    ArgTrack *tracks;
+    ArgTimedBox *track_boxes;
+    uint8_t *track_obs;
+    int n_tracks;
 };
 
 static const char *const act_names[ARG_ACT_COUNT] = {
@@ -63,6 +70,9 @@ void arg_analysis_default_settings(ArgAnalysisSettings *s)
     s->min_score = 0.1;
     s->nms_tiou = 0.5;
     s->nms_iou = 0.3;
+    s->min_track = 4;
+    s->stitch_gap = 8;
+    s->gate = 0.75;
 }
 
 static int check_settings(const ArgAnalysisSettings *s)
@@ -72,7 +82,8 @@ static int check_settings(const ArgAnalysisSettings *s)
             return -EINVAL;
     if (!(s->fg_bits > 0) || !(s->bg_rate > 0 && s->bg_rate <= 1) || !(s->fg_rate >= 0 && s->fg_rate <= 1) ||
         s->warmup < 0 || s->min_cells < 1 || s->min_hits < 1 || s->max_misses < 0 ||
-        s->cube_latents < 1 || s->cube_stride < 1 || !(s->min_iou >= 0 && s->min_iou <= 1))
+        s->cube_latents < 1 || s->cube_stride < 1 || !(s->min_iou >= 0 && s->min_iou <= 1) ||
+        s->min_track < 1 || s->stitch_gap < 0 || !(s->gate >= 0 && s->gate <= 100))
         return -EINVAL;
     return 0;
 }
@@ -130,6 +141,9 @@ void arg_analysis_close(ArgAnalysis *a)
     free(a->acts);
     free(a->boxes);
     free(a->props);
+    free(a->tracks);
+    free(a->track_boxes);
+    free(a->track_obs);
     free(a);
 }
 
@@ -157,7 +171,9 @@ int arg_analysis_send_tokens(ArgAnalysis *a, const ArgTokens *t)
     for (int i = 0; i < nd; i++)
         a->dets[i].object_type = an_classify(&a->dets[i].box, a->h.spatial_factor, a->h.spatial_factor,
                                              pic_area, &a->s);
-    int rc = an_track_step(&a->tk, ti, pic, a->dets, nd, a->fg.mask, a->gw, a->gh, &a->s);
+    int rc = an_track_step_ex(&a->tk, ti, pic, a->dets, nd, a->fg.mask, a->gw, a->gh, &a->s,
+                              t->keyframe && a->inter_seen ? AN_TRACK_CARRY : 0);
+    a->inter_seen |= !t->keyframe;
     if (rc < 0)
         return rc;
     a->pictures += t->n_pictures;
@@ -207,6 +223,32 @@ int arg_analysis_finish(ArgAnalysis *a)
     an_track_finish(&a->tk);
     a->st.tracks = a->tk.next_id;
     a->st.confirmed_tracks = a->tk.n;
+    size_t ntb = 0;
+    for (int i = 0; i < a->tk.n; i++)
+        ntb += (size_t)a->tk.tr[i].n;
+    a->tracks = malloc(sizeof(ArgTrack) * ((size_t)a->tk.n + 1));
+    a->track_boxes = malloc(sizeof(ArgTimedBox) * (ntb + 1));
+    a->track_obs = malloc(ntb + 1);
+    if (!a->tracks || !a->track_boxes || !a->track_obs)
+        return -ENOMEM;
+    ntb = 0;
+    for (int i = 0; i < a->tk.n; i++) {
+        const AnTrack *tr = &a->tk.tr[i];
+        ArgTrack *o = &a->tracks[i];
+        o->id = tr->id;
+        o->object_type = an_track_object_type(tr);
+        o->first = a->pic_start[tr->pts[0].t];
+        o->end = a->pic_start[tr->pts[tr->n - 1].t + 1];
+        o->boxes = a->track_boxes + ntb;
+        o->observed = a->track_obs + ntb;
+        o->n_boxes = tr->n;
+        for (int k = 0; k < tr->n; k++) {
+            ArgTimedBox b = { a->pic_start[tr->pts[k].t], to_pixels(a, &tr->pts[k].box) };
+            a->track_boxes[ntb] = b;
+            a->track_obs[ntb++] = (uint8_t)tr->pts[k].observed;
+        }
+    }
+    a->n_tracks = a->tk.n;
     AnGeom g = { a->gw, a->gh, a->h.spatial_factor, a->h.spatial_factor,
                  a->h.fps_den ? (double)a->h.fps_num / a->h.fps_den : 25.0, a->pic_start, a->n_latents };
     AnCube *cubes = NULL;
@@ -281,6 +323,16 @@ int arg_analysis_activities(const ArgAnalysis *a, const ArgActivity **list)
         return -EAGAIN;
     *list = a->acts;
     return a->n_acts;
+}
+
+int arg_analysis_tracks(const ArgAnalysis *a, const ArgTrack **list)
+{
+    if (!a || !list)
+        return -EINVAL;
+    if (!a->finished)
+        return -EAGAIN;
+    *list = a->tracks;
+    return a->n_tracks;
 }
 
 int arg_analysis_proposals(const ArgAnalysis *a, const ArgProposal **list)

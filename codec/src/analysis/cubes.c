@@ -104,8 +104,10 @@ int an_score_cube(const AnTrack *tr, const AnCube *c, const AnGeom *g,
     const AnPoint *obs[256];
     int nobs = 0, tf = tr->pts[0].t, tl = tr->pts[tr->n - 1].t;
     double size = 0;
+    int ncarried = 0;
     for (int t = c->t0; t < c->t1 && nobs < 256; t++) {
         const AnPoint *p = &tr->pts[t - tf];
+        ncarried += p->carried;
         if (!p->observed)
             continue;
         obs[nobs++] = p;
@@ -138,7 +140,9 @@ int an_score_cube(const AnTrack *tr, const AnCube *c, const AnGeom *g,
      * on the screen, which we call left */
     double ux = bx - ax, uy = by - ay, wx = cx - bx, wy = cy - by;
     double turn = atan2(ux * wy - uy * wx, ux * wx + uy * wy) * 180.0 / M_PI;
-    double obs_frac = (double)nobs / (double)(c->t1 - c->t0);
+    /* the share of latent frames where the object was seen (keyframes,
+     * which only carry the track, neither count nor miss) */
+    double obs_frac = (double)nobs / (double)(c->t1 - c->t0 - ncarried > nobs ? c->t1 - c->t0 - ncarried : nobs);
     int vehicle = an_track_object_type(tr) == ARG_OBJECT_VEHICLE;
     double sc[ARG_ACT_COUNT] = { 0 };
     int span0[ARG_ACT_COUNT], span1[ARG_ACT_COUNT];

@@ -35,14 +35,20 @@ def main():
     ap.add_argument("--clips", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--json", help="write the figures as JSON")
+    ap.add_argument("--reference", help="reference JSON (default: CLIPS/reference.json)")
+    ap.add_argument("--file-index", help="default: CLIPS/file-index.json")
+    ap.add_argument("--activity-index", help="default: CLIPS/activity-index.json")
     ap.add_argument("--max-mean-nAUDC", type=float,
                     help="fail when mean nAUDC@0.2tfa is above this")
     ap.add_argument("--min-lower-bound", type=float,
                     help="fail when the proposal lower bound is below this")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    fi = json.load(open(os.path.join(args.clips, "file-index.json")))
-    ref = json.load(open(os.path.join(args.clips, "reference.json")))
+    args.reference = args.reference or os.path.join(args.clips, "reference.json")
+    args.file_index = args.file_index or os.path.join(args.clips, "file-index.json")
+    args.activity_index = args.activity_index or os.path.join(args.clips, "activity-index.json")
+    fi = json.load(open(args.file_index))
+    ref = json.load(open(args.reference))
     merged = {"filesProcessed": [], "activities": [],
               "processingReport": {"fileStatuses": {}, "siteSpecific": {}}}
     proposals = {}
@@ -69,9 +75,8 @@ def main():
     sysout = os.path.join(args.work, "sysout.json")
     json.dump(merged, open(sysout, "w"), indent=1)
     outdir = os.path.join(args.work, "scores")
-    actev_score.main(["-q", "-s", sysout, "-r", os.path.join(args.clips, "reference.json"),
-                      "-a", os.path.join(args.clips, "activity-index.json"),
-                      "-f", os.path.join(args.clips, "file-index.json"), "-o", outdir])
+    actev_score.main(["-q", "-s", sysout, "-r", args.reference, "-a", args.activity_index,
+                      "-f", args.file_index, "-o", outdir])
     by = {}
     for line in open(os.path.join(outdir, "scores_by_activity.csv")).readlines()[1:]:
         a, m, v = line.rstrip("\n").split("|")
@@ -100,23 +105,24 @@ def main():
     for a in merged["activities"]:
         n_sys[a["activity"]] = n_sys.get(a["activity"], 0) + 1
 
-    print("%-22s %5s %5s %12s %14s %9s" % ("activity", "refs", "sys", "nAUDC@0.2tfa",
-                                          "Pmiss@0.04tfa", "proposal"))
+    print("%-22s %5s %5s %12s %14s %12s %9s" % ("activity", "refs", "sys", "nAUDC@0.2tfa",
+                                                "Pmiss@0.04tfa", "nAUDC@0.2rfa", "proposal"))
     result = {"activities": {}}
     for a in sorted(by):
         m = by[a]
-        print("%-22s %5d %5d %12.4f %14.4f %5d/%-3d" % (
+        print("%-22s %5d %5d %12.4f %14.4f %12.4f %5d/%-3d" % (
             a, covered.get(a, [0, 0])[1], n_sys.get(a, 0), m["nAUDC@0.2tfa"],
-            m["p_miss@0.04tfa"], covered.get(a, [0, 0])[0], covered.get(a, [0, 0])[1]))
+            m["p_miss@0.04tfa"], m["nAUDC@0.2rfa"], covered.get(a, [0, 0])[0],
+            covered.get(a, [0, 0])[1]))
         result["activities"][a] = {"refs": covered.get(a, [0, 0])[1], "sys": n_sys.get(a, 0),
                                    "nAUDC@0.2tfa": m["nAUDC@0.2tfa"],
                                    "p_miss@0.04tfa": m["p_miss@0.04tfa"],
                                    "nAUDC@0.2rfa": m["nAUDC@0.2rfa"],
                                    "proposal_covered": covered.get(a, [0, 0])[0]}
     lb = float(n_cov) / n_ref if n_ref else 0.0
-    print("%-22s %5d %5d %12.4f %14.4f %5d/%-3d" % (
+    print("%-22s %5d %5d %12.4f %14.4f %12.4f %5d/%-3d" % (
         "mean", n_ref, len(merged["activities"]), agg["mean-nAUDC@0.2tfa"],
-        agg["mean-p_miss@0.04tfa"], n_cov, n_ref))
+        agg["mean-p_miss@0.04tfa"], agg["mean-nAUDC@0.2rfa"], n_cov, n_ref))
     print("proposal lower bound (references covered by a kept proposal): %.3f" % lb)
     print("mean nAUDC@0.2rfa %.4f; analysis speed %.0f pictures/s (%.0fx real time at %g fps)"
           % (agg["mean-nAUDC@0.2rfa"], pictures / secs if secs else 0,
