@@ -85,7 +85,7 @@ static void test_ops(int threads)
         free(x); free(y);
     }
     /* windowed attention: grids smaller and larger than the window */
-    int ag[][5] = { { 32, 4, 5, 7, 9 }, { 16, 2, 7, 3, 2 }, { 24, 3, 3, 1, 11 }, { 64, 4, 7, 12, 20 }, { 8, 1, 15, 5, 5 } };
+    int ag[][5] = { { 32, 4, 5, 7, 9 }, { 16, 2, 7, 3, 2 }, { 24, 3, 3, 1, 11 }, { 64, 4, 7, 12, 20 }, { 8, 1, 15, 5, 5 }, { 32, 4, 7, 5, 48 }, { 16, 2, 3, 4, 37 }, { 8, 2, 5, 3, 80 } };
     for (size_t s = 0; s < sizeof(ag) / sizeof(ag[0]); s++) {
         int d = ag[s][0], hd = ag[s][1], w = ag[s][2], H = ag[s][3], W = ag[s][4], n = H * W;
         float *qkv = rbuf((size_t)3 * d * n, 2.f), *rel = rbuf((size_t)hd * w * w, 1.f);
