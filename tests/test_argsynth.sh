@@ -47,6 +47,13 @@ check "continue: 48 pictures decoded" '[ "$(pictures "$work/cont.mkv")" = 48 ]'
 check "continue: header says 48 pictures" '"$tools/argdec" -i "$work/cont.mkv" --info | grep -q ", 48 pictures,"'
 check "continue: GOPs of 3 latent frames go on" '[ "$("$tools/argdec" -i "$work/cont.mkv" --info | grep -cE "^ +[0-9]+ +[0-9.]+ +key ")" = 6 ]'
 check "continue: audio decodes" '"$tools/argdec" -i "$work/cont.mkv" --audio "$work/cont.wav" -y --quiet && [ -s "$work/cont.wav" ]'
+if command -v mkvmerge >/dev/null 2>&1; then
+    check "continue: mkvmerge reads the file without errors, video and audio" \
+        'mkvmerge -J "$work/cont.mkv" | grep -q "\"errors\": \[\]" && mkvmerge -J "$work/cont.mkv" | grep -q A_OPUS'
+fi
+if command -v ffprobe >/dev/null 2>&1; then
+    check "continue: ffprobe reads the file" 'ffprobe -v error "$work/cont.mkv" 2>&1 | wc -c | grep -qx 0'
+fi
 $S -i "$in" --continue 1s -o "$work/cont1.mkv" --seed 1 --threads 1 || ko "continue 1 thread"
 check "same seed, 1 and 2 threads: the same tokens" '[ "$(tok "$work/cont.mkv")" = "$(tok "$work/cont1.mkv")" ]'
 $S -i "$in" --continue 1s -o "$work/cont2.mkv" --seed 2 || ko "continue seed 2"

@@ -62,14 +62,24 @@ def main():
     ap.add_argument("--dtype", default="F32", choices=("F32", "F16"))
     ap.add_argument("--bits", type=int, default=18)
     ap.add_argument("--window", type=int, default=5)
+    ap.add_argument("--model", help="use this poet file (e.g. trained weights) instead of random ones; "
+                    "--out-model then receives a copy")
+    ap.add_argument("--tokens-npz", help="take the frames from tokens [T, H, W] of this npz "
+                    "(tools/train/poet_data.py output; the top-left crop of --height x --width)")
     ap.add_argument("--height", type=int, default=7)
     ap.add_argument("--width", type=int, default=9)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
-    cfg = small_config(args)
-    model = random_model(cfg, args.seed)
-    P.save_poet(args.out_model, model, {"name": args.name, "tokenizer_id": args.tokenizer_id,
-                                         "tokenizer_name": args.tokenizer_name}, dtype=args.dtype)
+    if args.model:
+        model, meta = P.load_poet(args.model)
+        cfg = model.config
+        P.save_poet(args.out_model, model, {k: meta[k] for k in ("name", "tokenizer_id", "tokenizer_name")},
+                    dtype=args.dtype)
+    else:
+        cfg = small_config(args)
+        model = random_model(cfg, args.seed)
+        P.save_poet(args.out_model, model, {"name": args.name, "tokenizer_id": args.tokenizer_id,
+                                             "tokenizer_name": args.tokenizer_name}, dtype=args.dtype)
     if not args.out_vectors:
         return
     # the engine computes with the file's weights: F16 files are rounded
@@ -77,7 +87,13 @@ def main():
     H, W, B, K = args.height, args.width, cfg["token_bits"], cfg["context"]
     rng = np.random.default_rng(args.seed)
     T = 6
-    frames = torch.from_numpy(rng.integers(0, 1 << B, size=(T, H, W)).astype(np.int64))
+    if args.tokens_npz:
+        z = np.load(args.tokens_npz)["tokens"]
+        if z.shape[0] < T or z.shape[1] < H or z.shape[2] < W:
+            raise SystemExit(f"{args.tokens_npz}: tokens {z.shape} smaller than {T}x{H}x{W}")
+        frames = torch.from_numpy(z[:T, :H, :W].astype(np.int64))
+    else:
+        frames = torch.from_numpy(rng.integers(0, 1 << B, size=(T, H, W)).astype(np.int64))
     hole = torch.zeros(H, W, dtype=torch.bool)
     hole[1:H - 2, 2:W - 1] = True
     keep = torch.zeros(H, W, dtype=torch.bool)

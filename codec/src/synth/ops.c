@@ -12,6 +12,16 @@
 
 #define CHUNK 256   /* positions per task of the elementwise ops */
 
+/* The elementwise and attention loops in AVX2 where the CPU has it (each
+ * output is computed in the same order at any vector width: the results are
+ * bit-identical to the SSE2 build's). */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__) && \
+    defined(__linux__)
+#define POET_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define POET_CLONES
+#endif
+
 /* c ? a : b without a branch (GCC does not if-convert float selects under
  * -ftrapping-math, which would keep these loops scalar) */
 static inline float fsel(int c, float a, float b)
@@ -96,7 +106,7 @@ typedef struct LnJob {
     float eps;
 } LnJob;
 
-static void ln_task(void *arg, int task, int thread)
+POET_CLONES static void ln_task(void *arg, int task, int thread)
 {
     (void)thread;
     const LnJob *j = arg;
@@ -160,7 +170,7 @@ typedef struct GeluJob {
 
 #define GELU_CHUNK 16384
 
-static void gelu_task(void *arg, int task, int thread)
+POET_CLONES static void gelu_task(void *arg, int task, int thread)
 {
     (void)thread;
     const GeluJob *j = arg;
@@ -254,7 +264,7 @@ typedef struct AttnJob {
 
 /* One head, one row of queries: scores for every window offset as rows of W
  * (vectorisable over x), a softmax over the offsets, then the values. */
-static void attn_task(void *arg, int task, int thread)
+POET_CLONES static void attn_task(void *arg, int task, int thread)
 {
     const AttnJob *j = arg;
     const int d = j->d, w = j->w, H = j->H, W = j->W, r = (w - 1) / 2, n = H * W;
