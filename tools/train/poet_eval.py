@@ -257,6 +257,49 @@ def run_segment(model, tokenizer, clip, g, args, res, strips, speed):
             strips[tname] = (rows, tk.get("px"))
 
 
+def summarize(out):
+    """Token-weighted bits over the clips and per-task means over the segments (in place)."""
+    bits = {k: v for k, v in out["bits"].items() if k != "all"}
+    n = sum(v["tokens"] for v in bits.values())
+    if n:
+        p = sum(v["poet"] * v["tokens"] for v in bits.values()) / n
+        a = sum(v["arg_coder"] * v["tokens"] for v in bits.values()) / n
+        out["bits"]["all"] = {"poet": p, "arg_coder": a, "tokens": n}
+        print(f"  {'all (token-weighted)':16s} ARG-Poet {p:.4f}  ARG coder {a:.4f}  "
+              f"{100 * (1 - p / a):.1f}% below")
+    for tname, t in out["tasks"].items():
+        rows = t["segments"] if isinstance(t, dict) else t
+        keys = [k for k in rows[0] if k not in ("clip", "gop")]
+        mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+        out["tasks"][tname] = {"segments": rows, "mean": mean}
+        print(f"  mean {tname:11s} ({len(rows)} segments) " + "  ".join(f"{k} {v:.3f}" for k, v in mean.items()))
+
+
+def merge(paths, dest):
+    """Combine the JSON reports of several runs (e.g. run in parallel) into one."""
+    out = {"model": None, "bits": {}, "tasks": {}}
+    for p in paths:
+        with open(p) as f:
+            j = json.load(f)
+        out["model"] = out["model"] or j["model"]
+        out["bits"].update({k: v for k, v in j["bits"].items() if k != "all"})
+        for tname, t in j["tasks"].items():
+            out["tasks"].setdefault(tname, []).extend(t["segments"])
+        for k in ("python_seconds_per_latent_frame",):
+            if k in j:
+                out.setdefault(k, []).append(j[k])
+    for name, v in out["bits"].items():
+        print(f"  {name:16s} ARG-Poet {v['poet']:.4f} (keyframes {v['poet_key']:.3f}, inter "
+              f"{v['poet_inter']:.3f})  ARG coder {v['arg_coder']:.4f}  "
+              f"{100 * (1 - v['poet'] / v['arg_coder']):+.1f}% below")
+    summarize(out)
+    tmp = dest + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f, indent=1)
+    os.replace(tmp, dest)
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -274,8 +317,11 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--strips", default="models/strips")
     ap.add_argument("--json", default="models/poet-eval.json")
-    ap.add_argument("--skip-bits", action="store_true")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="only merge these reports into --json (runs split over processes)")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.json)
     torch.set_num_threads(args.threads)
     if args.ckpt:
         ck = torch.load(args.ckpt, map_location="cpu")
@@ -288,9 +334,8 @@ def main(argv=None):
         src = f"{args.model} ({meta['name']}, tokenizer {meta['tokenizer_name']} {meta['tokenizer_id']})"
     print(f"poet_eval: {src}", flush=True)
     out = {"model": src, "bits": {}, "tasks": {}}
-    if not args.skip_bits:
+    if args.bits_clips:
         print("(a) bits per token, continuation with the true past, vs ARG's range coder:")
-        totals = {"poet": 0.0, "arg": 0.0, "n": 0}
         for name in args.bits_clips.split(","):
             c = load_clip(args.data, name)
             tok = torch.from_numpy(c["tokens"].astype(np.int64))
@@ -299,19 +344,11 @@ def main(argv=None):
             argb = arg_coder_bits(args.argentropy, c["tokens"], int(c["gop"]), args.max_frames)
             n = (tok.shape[0] if args.max_frames is None else min(args.max_frames, tok.shape[0])) \
                 * tok.shape[1] * tok.shape[2]
-            totals["poet"] += mean * n
-            totals["arg"] += argb * n
-            totals["n"] += n
             out["bits"][name] = {"poet": mean, "poet_key": kf, "poet_inter": inter, "arg_coder": argb,
                                  "tokens": n}
             print(f"  {name:16s} ARG-Poet {mean:.4f} (keyframes {kf:.3f}, inter {inter:.3f})  "
                   f"ARG coder {argb:.4f}  {100 * (1 - mean / argb):+.1f}% below  "
                   f"({time.time() - t0:.0f} s)", flush=True)
-        if totals["n"]:
-            p, a = totals["poet"] / totals["n"], totals["arg"] / totals["n"]
-            out["bits"]["all"] = {"poet": p, "arg_coder": a, "tokens": totals["n"]}
-            print(f"  {'all (token-weighted)':16s} ARG-Poet {p:.4f}  ARG coder {a:.4f}  "
-                  f"{100 * (1 - p / a):.1f}% below")
     if args.task_clips:
         tokenizer = load_model(args.tokenizer)
         strips = {} if args.strips else None
@@ -325,11 +362,6 @@ def main(argv=None):
                 print(f"  {spec}: the clip has no whole GOP {g}; skipped")
                 continue
             run_segment(model, tokenizer, c, int(g), args, out["tasks"], strips, speed)
-        for tname, rows in out["tasks"].items():
-            keys = [k for k in rows[0] if k not in ("clip", "gop")]
-            mean = {k: float(np.mean([r[k] for r in rows])) for k in keys}
-            out["tasks"][tname] = {"segments": rows, "mean": mean}
-            print(f"  mean {tname:11s} " + "  ".join(f"{k} {v:.3f}" for k, v in mean.items()))
         if speed:
             H, W = c["tokens"].shape[1:]
             out["python_seconds_per_latent_frame"] = float(np.mean(speed))
@@ -341,6 +373,7 @@ def main(argv=None):
                 p = os.path.join(args.strips, f"poet-{tname}.png")
                 write_grid(p, rows, boxes=px)
                 print(f"  strip {p} (rows: truth / tokenizer ceiling / ARG-Poet / baseline; first column: last given picture)")
+    summarize(out)
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:
