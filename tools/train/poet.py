@@ -267,9 +267,63 @@ class Poet(nn.Module):
         bias = rel[:, idx]  # [h, HW, HW]
         return bias.masked_fill(~valid, float("-inf"))
 
-    def attention(self, x, i, H, W):
+    BLOCK = 8  # query block side of the blocked attention path (large grids)
+
+    def block_bias(self, i, H, W, device=None):
+        """Blocked path: [h, nb, bs*bs, (bs+2r)^2] bias (rel or -inf) of block i."""
+        bs, r, w = self.BLOCK, (self.w - 1) // 2, self.w
+        key = ("blk", H, W, str(device))
+        cache = self.__dict__.setdefault("_win_cache", {})
+        if key not in cache:
+            hb = bs + 2 * r
+            qy = torch.arange(bs, device=device).repeat_interleave(bs)
+            qx = torch.arange(bs, device=device).repeat(bs)
+            ky = torch.arange(hb, device=device).repeat_interleave(hb) - r
+            kx = torch.arange(hb, device=device).repeat(hb) - r
+            dy = ky.view(1, -1) - qy.view(-1, 1)
+            dx = kx.view(1, -1) - qx.view(-1, 1)
+            inwin = (dy.abs() <= r) & (dx.abs() <= r)  # [bs*bs, hb*hb]
+            idx = (dy + r).clamp(0, w - 1) * w + (dx + r).clamp(0, w - 1)
+            Hp, Wp = -(-H // bs) * bs, -(-W // bs) * bs
+            ones = torch.zeros(1, 1, Hp + 2 * r, Wp + 2 * r, device=device)
+            ones[..., r:r + H, r:r + W] = 1.0
+            ingrid = F.unfold(ones, kernel_size=hb, stride=bs)[0].T > 0.5  # [nb, hb*hb]
+            valid = inwin.unsqueeze(0) & ingrid.unsqueeze(1)  # [nb, bs*bs, hb*hb]
+            cache[key] = (idx, valid)
+        idx, valid = cache[key]
+        rel = self.P(f"blk.{i}.attn.rel").reshape(self.h, self.w * self.w)
+        bias = rel[:, idx].unsqueeze(1)  # [h, 1, bs*bs, hb*hb]
+        return bias.masked_fill(~valid.unsqueeze(0), float("-inf"))
+
+    def _attend_blocked(self, q, k, v, i, H, W):
+        """q, k, v [N, h, HW, dh] -> [N, h, HW, dh]: queries in bs x bs blocks against their
+        block plus an r-wide halo (the same keys as the dense path; 6-20x fewer scores)."""
+        N, h, HW, dh = q.shape
+        bs, r = self.BLOCK, (self.w - 1) // 2
+        hb = bs + 2 * r
+        Hp, Wp = -(-H // bs) * bs, -(-W // bs) * bs
+        Hb, Wb = Hp // bs, Wp // bs
+
+        def grid(t, pad):
+            t = t.transpose(2, 3).reshape(N, h * dh, H, W)
+            return F.pad(t, (pad, Wp - W + pad, pad, Hp - H + pad))
+
+        qb = grid(q, 0).view(N, h, dh, Hb, bs, Wb, bs).permute(0, 1, 3, 5, 4, 6, 2)
+        qb = qb.reshape(N, h, Hb * Wb, bs * bs, dh)
+        kb = F.unfold(grid(k, r), kernel_size=hb, stride=bs).view(N, h, dh, hb * hb, Hb * Wb)
+        vb = F.unfold(grid(v, r), kernel_size=hb, stride=bs).view(N, h, dh, hb * hb, Hb * Wb)
+        kb = kb.permute(0, 1, 4, 3, 2)  # [N, h, nb, hb*hb, dh]
+        vb = vb.permute(0, 1, 4, 3, 2)
+        a = torch.matmul(qb, kb.transpose(-1, -2)) * (1.0 / math.sqrt(dh))  # [N, h, nb, bs2, hb2]
+        a = torch.softmax(a + self.block_bias(i, H, W, q.device).unsqueeze(0), dim=-1)
+        o = torch.matmul(a, vb)  # [N, h, nb, bs*bs, dh]
+        o = o.view(N, h, Hb, Wb, bs, bs, dh).permute(0, 1, 2, 4, 3, 5, 6).reshape(N, h, Hp, Wp, dh)
+        return o[:, :, :H, :W].reshape(N, h, HW, dh)
+
+    def attention(self, x, i, H, W, blocked=None):
         """§3.3 windowed attention; x float [N, H*W, d] (already normalised). Computed
-        densely over the grid with a window mask (exact; cheap for the grids used here)."""
+        densely over the grid with a window mask for small grids (training crops), and
+        block by block for large ones; both are exact."""
         N, HW = x.shape[0], H * W
         d, h = self.d, self.h
         dh = d // h
@@ -277,6 +331,11 @@ class Poet(nn.Module):
         qkv = F.linear(x, self.P(pre + "qkv.weight"), self.P(pre + "qkv.bias"))  # [N, HW, 3d]
         qkv = qkv.view(N, HW, 3, h, dh).permute(2, 0, 3, 1, 4)  # [3, N, h, HW, dh]
         q, k, v = qkv[0], qkv[1], qkv[2]
+        if blocked is None:
+            blocked = HW > 4 * (self.BLOCK + self.w - 1) ** 2
+        if blocked:
+            o = self._attend_blocked(q, k, v, i, H, W).transpose(1, 2).reshape(N, HW, d)
+            return F.linear(o, self.P(pre + "out.weight"), self.P(pre + "out.bias"))
         a = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(dh))  # [N, h, HW, HW]
         a = torch.softmax(a + self.window_bias(i, H, W, x.device).unsqueeze(0), dim=-1)
         o = torch.matmul(a, v)  # [N, h, HW, dh]
@@ -284,14 +343,15 @@ class Poet(nn.Module):
         return F.linear(o, self.P(pre + "out.weight"), self.P(pre + "out.bias"))
 
     def hidden(self, cur, known, past=None, past_present=None, anchor=None, anchor_dist=None,
-               task=0, key=0):
-        """§3.1-§3.4: h = out.ln(x), float32 [N, H, W, d]."""
+               task=0, key=0, blocked=None):
+        """§3.1-§3.4: h = out.ln(x), float32 [N, H, W, d]. blocked: force the attention
+        path (None: by grid size)."""
         N, H, W = cur.shape
         x = self.embed(cur, known, past, past_present, anchor, anchor_dist, task, key)
         x = x.reshape(N, H * W, self.d)
         for i in range(self.L):
             pre = f"blk.{i}."
-            x = x + self.attention(self._ln(x, pre + "ln1"), i, H, W)
+            x = x + self.attention(self._ln(x, pre + "ln1"), i, H, W, blocked)
             y = self._ln(x, pre + "ln2")
             y = F.linear(y, self.P(pre + "mlp.fc1.weight"), self.P(pre + "mlp.fc1.bias"))
             y = F.gelu(y)

@@ -165,6 +165,16 @@ def test_window_larger_than_grid():
     assert max(abs(a - b) for a, b in zip(ref, lg[0, 2, 1].tolist())) < 1e-4
 
 
+def test_blocked_attention_equals_dense():
+    for H, W, w in ((11, 19, 5), (9, 8, 7), (3, 20, 3)):
+        m = tiny(window=w)
+        I = rand_inputs(m, N=2, H=H, W=W)
+        with torch.no_grad():
+            a = m.hidden(**I, blocked=False)
+            b = m.hidden(**I, blocked=True)
+        assert (a - b).abs().max() < 1e-4, (H, W, w, float((a - b).abs().max()))
+
+
 def test_unknown_token_value_is_ignored():
     m = tiny()
     I = rand_inputs(m)
