@@ -8,31 +8,64 @@
 #include "threadpool.h"
 
 #define ARG_MR 6   /* rows of the packed weight panels */
+#define ARG_MR8 12 /* rows of the packed int8 weight panels */
+#define ARG_NR8 32 /* columns (output pixels) of one int8 microkernel call */
 
 typedef struct ConvW {
     int ci, co, kt, ks, st, ss;   /* kernel (kt, ks, ks), stride (st, ss, ss) */
     int K;                        /* ci * kt * ks * ks */
     const float *w;               /* [co][ci][kt][ks][ks] */
     const float *bias;            /* [co] or NULL */
-    float *wpack;                 /* [ceil(co/MR)][K][MR], zero-padded */
+    float *wpack;                 /* [ceil(co/MR)][K][MR], zero-padded, followed
+                                     by the int8 arrays (conv_q8) */
 } ConvW;
+
+/* The int8 weights of a packed convolution, stored after wpack's floats:
+ * qscale[co] per-output-channel scales, qsum[co] the sums over k of the
+ * int8 weights, qpack [ceil(co/MR8)][K4][MR8][4] (K4 = ceil(K/4)),
+ * zero-padded. */
+typedef struct ConvQ8 {
+    int K4;
+    const float *qscale;
+    const int32_t *qsum;
+    const int8_t *qpack;
+} ConvQ8;
+
+static inline ConvQ8 conv_q8(const ConvW *c)
+{
+    ConvQ8 q;
+    q.K4 = (c->K + 3) / 4;
+    q.qscale = c->wpack + (size_t)((c->co + ARG_MR - 1) / ARG_MR) * c->K * ARG_MR;
+    q.qsum = (const int32_t *)(const void *)(q.qscale + c->co);
+    q.qpack = (const int8_t *)(const void *)(q.qsum + c->co);
+    return q;
+}
 
 static inline int conv_out_dim(int n, int k, int s)
 {
     return (n + 2 * (k / 2) - k) / s + 1;
 }
 
-/* Pack c->w into c->wpack (allocated here). Returns 0 or -ENOMEM. */
+/* Pack c->w into c->wpack (allocated here), followed by its symmetric
+ * per-channel int8 quantisation (conv_q8; free(wpack) frees all). Returns 0
+ * or -ENOMEM. */
 int conv_pack(ConvW *c);
 
-enum { GEMM_REF = 1, GEMM_BUILTIN = 2, GEMM_BLAS = 3 };
+enum { GEMM_REF = 1, GEMM_BUILTIN = 2, GEMM_BLAS = 3, GEMM_INT8 = 4 };
 
+/* The float GEMM that ARG_GEMM_AUTO stands for on this machine: builtin or
+ * BLAS, whichever ran a decoder-shaped convolution faster in a short
+ * calibration at first call (cached for the process). rates (may be NULL)
+ * receive the measured GMAC/s of builtin and BLAS (0 when not built). */
+int kctx_auto_gemm(double rates[2]);
 typedef struct KernelCtx {
     TpPool *pool;
     int gemm;                     /* GEMM_* */
     float **col;                  /* per-thread im2col buffers */
     size_t *col_size;             /* floats */
     int n_threads;
+    uint8_t *q8;                  /* int8 path: quantised input frames */
+    size_t q8_size;               /* bytes */
 } KernelCtx;
 
 int kctx_init(KernelCtx *k, int n_threads, int gemm);
@@ -40,6 +73,17 @@ void kctx_free(KernelCtx *k);
 int kctx_have_blas(void);
 /* Name of the builtin GEMM microkernel picked for this CPU. */
 const char *kctx_isa(void);
+/* Name of the int8 microkernel picked for this CPU (ARG_SIMD caps it too). */
+const char *kctx_isa8(void);
+
+/* int8 microkernels: c[MR8][NR8] = sum over k4 < K4, r < 4 of
+ * a[k4][m][r] * b[k4 * ldb + x][r] in exact int32 (a: signed weights, b:
+ * unsigned activations). All variants give the same result. */
+typedef void (*Micro8Fn)(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c);
+void micro8_c(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c);
+/* The variant for level 0 (C), 1 (AVX2), 2 (AVX-512 VNNI); NULL when the
+ * CPU or the build lacks it. */
+Micro8Fn micro8_get(int level);
 
 /* n_out output frames; output frame o reads src[o*st .. o*st+kt-1] (frames of
  * ci x h x w). dst: n_out frames of co x ho x wo. replicate: pad by edge
@@ -47,6 +91,11 @@ const char *kctx_isa(void);
  * Returns 0 or -ENOMEM. */
 int conv3d(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
            int replicate, float *dst);
+/* The same on the int8 path: the input frames are quantised to u8 with one
+ * scale and zero point over all frames the call reads, the weights are
+ * conv_q8(c), accumulation is exact int32; then scaled back to float. */
+int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
+                int replicate, float *dst);
 void ref_conv3d(const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst);
 
