@@ -183,8 +183,7 @@ int conv_pack(ConvW *c)
 /* ------------------------------------------------- auto GEMM calibration */
 
 static pthread_once_t g_auto_once = PTHREAD_ONCE_INIT;
-static int g_auto_gemm = GEMM_BUILTIN;
-static double g_auto_rates[2];
+static double g_auto_rates[3];
 
 static double now_s(void)
 {
@@ -195,70 +194,128 @@ static double now_s(void)
 
 /* One thread each (the engine splits the work itself and calls the GEMM per
  * tile), a 3x3x3 convolution of 48 -> 48 channels over a 32 x 64 frame: the
- * shape of the default decoder's middle level. Runs alternate between the
- * two paths so that load from other processes hits both alike; the best of
- * four runs counts. About 50 ms. */
+ * shape of the default decoder's middle level, on the builtin float GEMM,
+ * OpenBLAS (when built) and the int8 path. Runs alternate between the paths
+ * so that load from other processes hits all alike; the best of four runs
+ * counts. About 60 ms. */
 static void auto_calibrate(void)
 {
-    g_auto_gemm = GEMM_BUILTIN;
-    if (!kctx_have_blas())
-        return;
-    const char *env = getenv("ARG_GEMM_AUTO");
-    if (env && (!strcmp(env, "builtin") || !strcmp(env, "blas"))) {
-        g_auto_gemm = !strcmp(env, "blas") ? GEMM_BLAS : GEMM_BUILTIN;
-        return;
-    }
     const int ci = 48, co = 48, h = 32, w = 64, kt = 3;
     ConvW c = { ci, co, 3, 3, 1, 1, ci * 27, NULL, NULL, NULL };
     float *wt = malloc((size_t)co * c.K * sizeof(float));
     float *in = malloc((size_t)kt * ci * h * w * sizeof(float));
     float *out = malloc((size_t)co * h * w * sizeof(float));
-    KernelCtx k[2];
-    int ok = wt && in && out;
+    static const int paths[3] = { GEMM_BUILTIN, GEMM_BLAS, GEMM_INT8 };
+    KernelCtx k[3];
+    int ok = wt && in && out, have[3] = { 0, 0, 0 };
     for (size_t i = 0; ok && i < (size_t)co * c.K; i++)
         wt[i] = (float)((i * 37) % 101) / 101.f - 0.5f;
     for (size_t i = 0; ok && i < (size_t)kt * ci * h * w; i++)
         in[i] = (float)((i * 53) % 103) / 103.f - 0.5f;
     c.w = wt;
     ok = ok && conv_pack(&c) == 0;
-    int ki = 0;
-    while (ok && ki < 2) {
-        if (kctx_init(&k[ki], 1, ki ? GEMM_BLAS : GEMM_BUILTIN) < 0)
-            ok = 0;
-        else
-            ki++;
-    }
+    for (int p = 0; ok && p < 3; p++)
+        have[p] = (p != 1 || kctx_have_blas()) && kctx_init(&k[p], 1, paths[p]) == 0;
     if (ok) {
         const float *src[3] = { in, in + (size_t)ci * h * w, in + (size_t)2 * ci * h * w };
-        double best[2] = { 1e9, 1e9 };
+        double best[3] = { 1e9, 1e9, 1e9 };
         for (int r = 0; r < 5; r++)
-            for (int p = 0; p < 2; p++) {
+            for (int p = 0; p < 3; p++) {
+                if (!have[p])
+                    continue;
                 double t0 = now_s();
                 conv3d(&k[p], &c, src, 1, h, w, 0, out);
                 double t = now_s() - t0;
                 if (r > 0 && t < best[p]) /* the first run warms up */
                     best[p] = t;
             }
-        for (int p = 0; p < 2; p++)
-            g_auto_rates[p] = (double)co * c.K * h * w / best[p] / 1e9;
-        g_auto_gemm = best[1] < best[0] ? GEMM_BLAS : GEMM_BUILTIN;
+        for (int p = 0; p < 3; p++)
+            g_auto_rates[p] = have[p] ? (double)co * c.K * h * w / best[p] / 1e9 : 0.0;
     }
-    while (ki-- > 0)
-        kctx_free(&k[ki]);
+    for (int p = 0; p < 3; p++)
+        if (have[p])
+            kctx_free(&k[p]);
     free(c.wpack);
     free(wt);
     free(in);
     free(out);
 }
 
-int kctx_auto_gemm(double rates[2])
+int kctx_auto_gemm(int is_dec, double rates[3])
 {
-    pthread_once(&g_auto_once, auto_calibrate);
-    if (rates) {
-        rates[0] = g_auto_rates[0];
-        rates[1] = g_auto_rates[1];
+    const char *env = getenv("ARG_GEMM_AUTO");
+    int measure = env && !strcmp(env, "measure");
+    if (rates || measure)
+        pthread_once(&g_auto_once, auto_calibrate);
+    if (rates)
+        for (int p = 0; p < 3; p++)
+            rates[p] = g_auto_rates[p];
+    if (measure) {
+        int fl = g_auto_rates[1] > g_auto_rates[0] ? GEMM_BLAS : GEMM_BUILTIN;
+        return is_dec && g_auto_rates[2] > g_auto_rates[fl == GEMM_BLAS] ? GEMM_INT8 : fl;
     }
-    return g_auto_gemm;
+    /* the rule (argbench --table shows it, the paths side by side) */
+    if (!is_dec)
+        return GEMM_BUILTIN;
+    return micro8_get(1) || micro8_get(2) ? GEMM_INT8 : GEMM_BUILTIN;
+}
+
+/* ------------------------------------------------------------ peak rates */
+
+typedef struct PeakJob {
+    int int8, reps;
+} PeakJob;
+
+static void peak_task(void *arg, int task, int thread)
+{
+    (void)task;
+    (void)thread;
+    const PeakJob *j = arg;
+    enum { KP = 256 };
+    if (j->int8) {
+        Micro8Fn f = micro8_get(2) ? micro8_get(2) : micro8_get(1) ? micro8_get(1) : micro8_c;
+        int8_t *a = calloc((size_t)KP * ARG_MR8 * 4, 1);
+        uint8_t *b = calloc((size_t)KP * ARG_NR8 * 4, 1);
+        int32_t c[ARG_MR8 * ARG_NR8];
+        if (a && b)
+            for (int r = 0; r < j->reps; r++)
+                f(KP, a, b, ARG_NR8, c);
+        free(a);
+        free(b);
+    } else {
+        float *a = calloc((size_t)KP * MR, sizeof(float)), *b = calloc((size_t)KP * 32, sizeof(float));
+        float c[MR * 32];
+        if (a && b)
+            for (int r = 0; r < j->reps; r++)
+                g_micro(KP, a, b, g_nr, c);
+        free(a);
+        free(b);
+    }
+}
+
+double kctx_peak_gmacs(KernelCtx *k, int int8)
+{
+    pick_micro();
+    PeakJob j = { int8, 1 };
+    const double macs = int8 ? 256.0 * 4 * ARG_MR8 * ARG_NR8 : 256.0 * MR * g_nr;
+    /* double the count until one run takes 20 ms; then the best of 3 runs */
+    double t = 0;
+    while (j.reps < (1 << 24)) {
+        double t0 = now_s();
+        tp_run(k->pool, k->n_threads, peak_task, &j);
+        t = now_s() - t0;
+        if (t >= 0.02)
+            break;
+        j.reps *= 2;
+    }
+    double best = t;
+    for (int r = 0; r < 2; r++) {
+        double t0 = now_s();
+        tp_run(k->pool, k->n_threads, peak_task, &j);
+        t = now_s() - t0;
+        best = t < best ? t : best;
+    }
+    return macs * j.reps * k->n_threads / best / 1e9;
 }
 
 /* ------------------------------------------------------------- convolution */

@@ -53,11 +53,16 @@ int conv_pack(ConvW *c);
 
 enum { GEMM_REF = 1, GEMM_BUILTIN = 2, GEMM_BLAS = 3, GEMM_INT8 = 4 };
 
-/* The float GEMM that ARG_GEMM_AUTO stands for on this machine: builtin or
- * BLAS, whichever ran a decoder-shaped convolution faster in a short
- * calibration at first call (cached for the process). rates (may be NULL)
- * receive the measured GMAC/s of builtin and BLAS (0 when not built). */
-int kctx_auto_gemm(double rates[2]);
+/* The path ARG_GEMM_AUTO stands for, by a rule that gives the same pixels
+ * on every run of a machine: the encoder takes the builtin float GEMM
+ * (faster than OpenBLAS in argbench --table on the default model), the
+ * decoder the int8 path when the CPU has AVX2 or AVX-512 VNNI (its pixels
+ * are within spec/precision.md's tolerance of the float path), else the
+ * builtin GEMM. With the environment variable ARG_GEMM_AUTO=measure, the
+ * choice follows the calibration instead. rates (may be NULL) receive the
+ * calibration's one-thread GMAC/s of builtin, BLAS and int8 (0 when not
+ * built) on a decoder-shaped convolution, measured once per process. */
+int kctx_auto_gemm(int is_dec, double rates[3]);
 typedef struct KernelCtx {
     TpPool *pool;
     int gemm;                     /* GEMM_* */
@@ -71,6 +76,10 @@ typedef struct KernelCtx {
 int kctx_init(KernelCtx *k, int n_threads, int gemm);
 void kctx_free(KernelCtx *k);
 int kctx_have_blas(void);
+/* The machine's peak GMAC/s over k's threads: the float microkernel of
+ * kctx_isa() (int8 0) or the best int8 one (int8 1), each on panels that
+ * stay in the L1/L2 cache (the pool runs one task per thread). */
+double kctx_peak_gmacs(KernelCtx *k, int int8);
 /* Name of the builtin GEMM microkernel picked for this CPU. */
 const char *kctx_isa(void);
 /* Name of the int8 microkernel picked for this CPU (ARG_SIMD caps it too). */

@@ -176,8 +176,9 @@ int cli_parse_device(const char *arg, void *dest /* int * */);
                    "default: ARG_DEVICE or the best)")
 #define CLI_OPT_GEMM(n_, d_) \
     CLI_OPT_ENUM((n_), (d_), cli_gemm_choices, "KIND", \
-                 "auto (default: builtin or OpenBLAS, the faster here),\n" \
-                 "builtin, blas, reference or int8 (int8 decoder)")
+                 "auto (default: builtin; int8 for the decoder on AVX2\n" \
+                 "or AVX-512 VNNI), builtin, blas, reference or int8\n" \
+                 "(int8 decoder, spec/precision.md)")
 
 /* ------------------------------------------------------------ messages */
 

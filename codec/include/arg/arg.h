@@ -68,8 +68,8 @@ ARG_API const ArgModelInfo *arg_model_info(const ArgModel *model);
 /* ------------------------------------------------------------- settings */
 
 enum ArgGemm {
-    ARG_GEMM_AUTO = 0,     /* builtin or OpenBLAS, whichever a short calibration at first use
-                              finds faster on this machine (float) */
+    ARG_GEMM_AUTO = 0,     /* the fastest by argbench --table: the encoder the builtin GEMM, the
+                              decoder int8 on CPUs with AVX2 or AVX-512 VNNI (else builtin) */
     ARG_GEMM_REFERENCE,    /* the plain-C reference kernels (slow, for testing) */
     ARG_GEMM_BUILTIN,      /* blocked, vectorised in-tree GEMM */
     ARG_GEMM_BLAS,         /* OpenBLAS sgemm (-ENOTSUP when built without it) */
