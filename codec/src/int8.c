@@ -105,6 +105,72 @@ __attribute__((target("avx2"))) static void micro8_avx2(int K4, const int8_t *a,
 }
 #endif
 
+/* ---------------------------------------------------------- quantisation */
+
+/* q = clamp(rint(x / sa) + zp, 0, 255), rounding to nearest even */
+static inline uint32_t q8(float x, float inv, float zp)
+{
+    float v = rintf(x * inv) + zp;
+    v = v > 0.f ? v : 0.f;
+    v = v < 255.f ? v : 255.f;
+    return (uint32_t)(int32_t)v;
+}
+#define Q8(x, inv, zp) q8((x), (inv), (zp))
+
+/* four channels of n pixels -> n words of 4 bytes */
+#define DEF_QUANT4(NAME, ATTR)                                                                        \
+    ATTR static void NAME(const float *restrict x0, const float *restrict x1, const float *restrict x2, \
+                          const float *restrict x3, uint32_t *restrict out, size_t n, float inv, float zp) \
+    {                                                                                                 \
+        for (size_t i = 0; i < n; i++)                                                                \
+            out[i] = Q8(x0[i], inv, zp) | Q8(x1[i], inv, zp) << 8 | Q8(x2[i], inv, zp) << 16 |         \
+                     Q8(x3[i], inv, zp) << 24;                                                        \
+    }
+#define DEF_MINMAX(NAME, ATTR)                                                                        \
+    ATTR static void NAME(const float *restrict x, size_t n, float *mn_, float *mx_)                  \
+    {                                                                                                 \
+        float mn = *mn_, mx = *mx_;                                                                   \
+        for (size_t i = 0; i < n; i++) {                                                              \
+            mn = x[i] < mn ? x[i] : mn;                                                               \
+            mx = x[i] > mx ? x[i] : mx;                                                               \
+        }                                                                                             \
+        *mn_ = mn;                                                                                    \
+        *mx_ = mx;                                                                                    \
+    }
+
+DEF_QUANT4(quant4_c, )
+DEF_MINMAX(minmax_c, )
+#ifdef ARG_X86_DISPATCH
+DEF_QUANT4(quant4_avx2, __attribute__((target("avx2"))))
+DEF_MINMAX(minmax_avx2, __attribute__((target("avx2"))))
+DEF_QUANT4(quant4_avx512, __attribute__((target("avx512f"))))
+/* vminps(x, mn) is x < mn ? x : mn, as the C loop */
+__attribute__((target("avx512f"))) static void minmax_avx512(const float *restrict x, size_t n, float *mn_,
+                                                             float *mx_)
+{
+    __m512 mn = _mm512_set1_ps(*mn_), mx = _mm512_set1_ps(*mx_);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        mn = _mm512_min_ps(v, mn);
+        mx = _mm512_max_ps(v, mx);
+    }
+    float a = _mm512_reduce_min_ps(mn), b = _mm512_reduce_max_ps(mx);
+    for (; i < n; i++) {
+        a = x[i] < a ? x[i] : a;
+        b = x[i] > b ? x[i] : b;
+    }
+    *mn_ = a;
+    *mx_ = b;
+}
+#endif
+
+typedef void (*Quant4Fn)(const float *, const float *, const float *, const float *, uint32_t *, size_t, float,
+                         float);
+typedef void (*MinmaxFn)(const float *, size_t, float *, float *);
+static Quant4Fn g_quant4 = quant4_c;
+static MinmaxFn g_minmax = minmax_c;
+
 Micro8Fn micro8_get(int level)
 {
     if (level == 0)
@@ -139,6 +205,15 @@ static void pick_micro8(void)
         Micro8Fn f = micro8_get(level);
         if (f) {
             g_isa8 = names[level];
+#ifdef ARG_X86_DISPATCH
+            if (level == 2) {
+                g_quant4 = quant4_avx512;
+                g_minmax = minmax_avx512;
+            } else if (level == 1) {
+                g_quant4 = quant4_avx2;
+                g_minmax = minmax_avx2;
+            }
+#endif
             g_micro8 = f;
             return;
         }
@@ -151,30 +226,37 @@ const char *kctx_isa8(void)
     return g_isa8;
 }
 
-/* ---------------------------------------------------------- quantisation */
 
 typedef struct Q8Job {
-    const float *const *src;   /* distinct input frames */
-    uint8_t *const *dst;
-    size_t frame, chunk;
-    int nchunk;                /* chunks per frame */
+    const float *const *src;   /* distinct input frames, ci x hw floats */
+    uint32_t *const *dst;      /* their quantised copies, ci4 x hw words */
+    int ci, ci4;
+    size_t hw, chunk;
+    int nchunk;                /* chunks per channel group */
     float *mn, *mx;            /* per task */
-    float inv;
-    int zp;
+    float inv, zp;
 } Q8Job;
+
+/* task = (frame, channel group, pixel chunk) */
+static void q8_span(const Q8Job *j, int task, int *f, int *g, size_t *b, size_t *e)
+{
+    int per_frame = j->ci4 * j->nchunk;
+    *f = task / per_frame;
+    *g = task % per_frame / j->nchunk;
+    *b = (size_t)(task % j->nchunk) * j->chunk;
+    *e = *b + j->chunk < j->hw ? *b + j->chunk : j->hw;
+}
 
 static void minmax_task(void *arg, int task, int thread)
 {
     (void)thread;
     Q8Job *j = arg;
-    int f = task / j->nchunk;
-    size_t b = (size_t)(task % j->nchunk) * j->chunk, e = b + j->chunk < j->frame ? b + j->chunk : j->frame;
-    const float *x = j->src[f];
+    int f, g;
+    size_t b, e;
+    q8_span(j, task, &f, &g, &b, &e);
     float mn = 0.f, mx = 0.f; /* the range always holds 0 (the padding) */
-    for (size_t i = b; i < e; i++) {
-        mn = x[i] < mn ? x[i] : mn;
-        mx = x[i] > mx ? x[i] : mx;
-    }
+    for (int r = 0; r < 4 && g * 4 + r < j->ci; r++)
+        g_minmax(j->src[f] + (size_t)(g * 4 + r) * j->hw + b, e - b, &mn, &mx);
     j->mn[task] = mn;
     j->mx[task] = mx;
 }
@@ -183,15 +265,25 @@ static void quant_task(void *arg, int task, int thread)
 {
     (void)thread;
     Q8Job *j = arg;
-    int f = task / j->nchunk;
-    size_t b = (size_t)(task % j->nchunk) * j->chunk, e = b + j->chunk < j->frame ? b + j->chunk : j->frame;
-    const float *x = j->src[f];
-    uint8_t *q = j->dst[f];
-    const float inv = j->inv, zp = (float)j->zp;
-    for (size_t i = b; i < e; i++) {
-        float v = rintf(x[i] * inv) + zp;
-        v = v < 0.f ? 0.f : v > 255.f ? 255.f : v;
-        q[i] = (uint8_t)v;
+    int f, g;
+    size_t b, e;
+    q8_span(j, task, &f, &g, &b, &e);
+    static const float zeros[256];
+    const float *x[4];
+    for (int r = 0; r < 4; r++)
+        x[r] = g * 4 + r < j->ci ? j->src[f] + (size_t)(g * 4 + r) * j->hw : NULL;
+    uint32_t *out = j->dst[f] + (size_t)g * j->hw;
+    if (x[3]) {
+        g_quant4(x[0] + b, x[1] + b, x[2] + b, x[3] + b, out + b, e - b, j->inv, j->zp);
+        return;
+    }
+    /* a partial group: missing channels quantise zeros (their weights are 0) */
+    for (size_t i = b; i < e; i += 256) {
+        size_t n = e - i < 256 ? e - i : 256;
+        const float *y[4];
+        for (int r = 0; r < 4; r++)
+            y[r] = x[r] ? x[r] + i : zeros;
+        g_quant4(y[0], y[1], y[2], y[3], out + i, n, j->inv, j->zp);
     }
 }
 
@@ -203,7 +295,7 @@ typedef struct Conv8Job {
     const uint8_t *const *src;  /* per seq frame */
     int h, w, ho, wo, replicate;
     int nt, ntiles;
-    uint8_t zp;
+    uint32_t zp;
     float sa;
     float **col;                /* per-thread panels, used as bytes */
     Micro8Fn micro;
@@ -215,14 +307,16 @@ static inline int clampi(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* im2col row k (< K) for output pixels [p0, p0+n) of frame o */
-static void gather8(const Conv8Job *j, int o, int k, int p0, int n, uint8_t *row)
+/* im2col row k4 = tap * ci4 + g (words of input channels 4g..4g+3) for
+ * output pixels [p0, p0+n) of frame o, then zero words up to nt */
+static void gather32(const Conv8Job *j, int o, int k4, int p0, int n, uint32_t *row)
 {
     const ConvW *c = j->c;
     const int ks = c->ks, pad = ks / 2, ss = c->ss, h = j->h, w = j->w, wo = j->wo;
-    const uint8_t zp = j->zp;
-    int dx = k % ks, dy = k / ks % ks, dt = k / (ks * ks) % c->kt, ci = k / (ks * ks * c->kt);
-    const uint8_t *srcp = j->src[o * c->st + dt] + (size_t)ci * h * w;
+    const int ci4 = (c->ci + 3) / 4, tap = k4 / ci4, g = k4 % ci4;
+    const uint32_t zp = j->zp * 0x01010101u;
+    int dx = tap % ks, dy = tap / ks % ks, dt = tap / (ks * ks);
+    const uint32_t *srcp = (const uint32_t *)(const void *)j->src[o * c->st + dt] + (size_t)g * h * w;
     int p = p0, q = 0;
     while (q < n) {
         int oy = p / wo, ox = p % wo;
@@ -230,17 +324,18 @@ static void gather8(const Conv8Job *j, int o, int k, int p0, int n, uint8_t *row
         if (len > n - q)
             len = n - q;
         int iy = oy * ss + dy - pad;
-        uint8_t *out = row + q;
+        uint32_t *out = row + q;
         if (iy < 0 || iy >= h) {
             if (!j->replicate) {
-                memset(out, zp, (size_t)len);
+                for (int i = 0; i < len; i++)
+                    out[i] = zp;
                 p += len;
                 q += len;
                 continue;
             }
             iy = clampi(iy, 0, h - 1);
         }
-        const uint8_t *in = srcp + (size_t)iy * w;
+        const uint32_t *in = srcp + (size_t)iy * w;
         int ix0 = ox * ss + dx - pad;
         int i = 0;
         while (i < len && ix0 + i * ss < 0) {
@@ -251,7 +346,7 @@ static void gather8(const Conv8Job *j, int o, int k, int p0, int n, uint8_t *row
         while (iend > i && ix0 + (iend - 1) * ss >= w)
             iend--;
         if (ss == 1) {
-            memcpy(out + i, in + ix0 + i, (size_t)(iend - i));
+            memcpy(out + i, in + ix0 + i, (size_t)(iend - i) * 4);
         } else {
             for (int x = i; x < iend; x++)
                 out[x] = in[ix0 + x * ss];
@@ -261,28 +356,15 @@ static void gather8(const Conv8Job *j, int o, int k, int p0, int n, uint8_t *row
         p += len;
         q += len;
     }
+    if (n < j->nt)
+        memset(row + n, 0, (size_t)(j->nt - n) * 4);
 }
 
-/* col[k4][x][r] = row (4*k4 + r) at pixel x; rows past K are zero (their
- * weights are zero too), as are pixels past n */
 static void im2col8_tile(const Conv8Job *j, int o, int p0, int n, uint8_t *col)
 {
-    const int K = j->c->K, K4 = j->q.K4, NT = j->nt;
-    uint8_t rows[4][512];
-    for (int k4 = 0; k4 < K4; k4++) {
-        for (int r = 0; r < 4; r++) {
-            int k = k4 * 4 + r;
-            if (k < K)
-                gather8(j, o, k, p0, n, rows[r]);
-            else
-                memset(rows[r], 0, (size_t)n);
-            memset(rows[r] + n, 0, (size_t)(NT - n));
-        }
-        uint32_t *dst = (uint32_t *)(void *)(col + (size_t)k4 * NT * 4);
-        for (int x = 0; x < NT; x++)
-            dst[x] = (uint32_t)rows[0][x] | (uint32_t)rows[1][x] << 8 | (uint32_t)rows[2][x] << 16 |
-                     (uint32_t)rows[3][x] << 24;
-    }
+    uint32_t *c32 = (uint32_t *)(void *)col;
+    for (int k4 = 0; k4 < j->q.K4; k4++)
+        gather32(j, o, k4, p0, n, c32 + (size_t)k4 * j->nt);
 }
 
 static void conv8_task(void *arg, int task, int thread)
@@ -322,18 +404,21 @@ int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out
     if (n_out <= 0)
         return 0;
     int n_in = (n_out - 1) * c->st + c->kt;
-    size_t frame = (size_t)c->ci * h * w;
     /* distinct frames (the zero frame and replicated frames repeat) */
+    const int ci4 = (c->ci + 3) / 4;
+    const size_t hw = (size_t)h * w, qframe = (size_t)ci4 * hw * 4;
     const float **uniq = malloc((size_t)n_in * sizeof(*uniq));
     int *map = malloc((size_t)n_in * sizeof(int));
     const uint8_t **qseq = malloc((size_t)n_in * sizeof(*qseq));
-    uint8_t **qdst = malloc((size_t)n_in * sizeof(*qdst));
+    uint32_t **qdst = malloc((size_t)n_in * sizeof(*qdst));
     Q8Job q = { 0 };
-    q.nchunk = (int)((frame + 65535) / 65536);
-    q.chunk = (frame + (size_t)q.nchunk - 1) / (size_t)q.nchunk;
-    q.frame = frame;
-    q.mn = malloc((size_t)n_in * q.nchunk * sizeof(float));
-    q.mx = malloc((size_t)n_in * q.nchunk * sizeof(float));
+    q.ci = c->ci;
+    q.ci4 = ci4;
+    q.hw = hw;
+    q.nchunk = (int)((hw + 16383) / 16384);
+    q.chunk = (hw + (size_t)q.nchunk - 1) / (size_t)q.nchunk;
+    q.mn = malloc((size_t)n_in * ci4 * q.nchunk * sizeof(float));
+    q.mx = malloc((size_t)n_in * ci4 * q.nchunk * sizeof(float));
     int rc = -ENOMEM;
     if (!uniq || !map || !qseq || !qdst || !q.mn || !q.mx)
         goto out;
@@ -346,35 +431,36 @@ int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out
             uniq[nu++] = src[i];
         map[i] = u;
     }
-    if (k->q8_size < (size_t)nu * frame) {
+    if (k->q8_size < (size_t)nu * qframe) {
         free(k->q8);
-        k->q8 = malloc((size_t)nu * frame);
-        k->q8_size = k->q8 ? (size_t)nu * frame : 0;
+        k->q8 = malloc((size_t)nu * qframe);
+        k->q8_size = k->q8 ? (size_t)nu * qframe : 0;
         if (!k->q8)
             goto out;
     }
     for (int u = 0; u < nu; u++)
-        qdst[u] = k->q8 + (size_t)u * frame;
+        qdst[u] = (uint32_t *)(void *)(k->q8 + (size_t)u * qframe);
     for (int i = 0; i < n_in; i++)
-        qseq[i] = qdst[map[i]];
+        qseq[i] = (const uint8_t *)qdst[map[i]];
     q.src = uniq;
     q.dst = qdst;
-    tp_run(k->pool, nu * q.nchunk, minmax_task, &q);
+    int ntask = nu * ci4 * q.nchunk;
+    tp_run(k->pool, ntask, minmax_task, &q);
     float mn = 0.f, mx = 0.f;
-    for (int i = 0; i < nu * q.nchunk; i++) {
+    for (int i = 0; i < ntask; i++) {
         mn = q.mn[i] < mn ? q.mn[i] : mn;
         mx = q.mx[i] > mx ? q.mx[i] : mx;
     }
     float sa = (mx - mn) / 255.f;
     if (!(sa > 0.f) || !isfinite(sa))
         sa = 1.f;
-    int zp = (int)rintf(-mn / sa);
-    q.zp = clampi(zp, 0, 255);
+    int zp = clampi((int)rintf(-mn / sa), 0, 255);
+    q.zp = (float)zp;
     q.inv = 1.f / sa;
-    tp_run(k->pool, nu * q.nchunk, quant_task, &q);
+    tp_run(k->pool, ntask, quant_task, &q);
 
     Conv8Job j = { c, conv_q8(c), qseq, h, w, conv_out_dim(h, c->ks, c->ss), conv_out_dim(w, c->ks, c->ss),
-                   replicate, 0, 0, (uint8_t)q.zp, sa, k->col, g_micro8, dst };
+                   replicate, 0, 0, (uint32_t)zp, sa, k->col, g_micro8, dst };
     int npix = j.ho * j.wo;
     int nt = COL8_BUDGET / (j.q.K4 * 4) / NR8 * NR8;
     nt = clampi(nt, NR8, 512);

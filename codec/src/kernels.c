@@ -148,7 +148,8 @@ void kctx_free(KernelCtx *k)
 
 int conv_pack(ConvW *c)
 {
-    int mb = (c->co + MR - 1) / MR, mb8 = (c->co + ARG_MR8 - 1) / ARG_MR8, K4 = (c->K + 3) / 4;
+    int mb = (c->co + MR - 1) / MR, mb8 = (c->co + ARG_MR8 - 1) / ARG_MR8;
+    const int taps = c->kt * c->ks * c->ks, ci4 = (c->ci + 3) / 4, K4 = taps * ci4;
     size_t nf = (size_t)mb * c->K * MR, n8 = (size_t)mb8 * K4 * ARG_MR8 * 4;
     /* floats, then qscale[co], qsum[co], then the int8 panels */
     size_t bytes = (nf + 2 * (size_t)c->co) * sizeof(float) + n8;
@@ -171,7 +172,9 @@ int conv_pack(ConvW *c)
         for (int k = 0; k < c->K; k++) {
             float q = rintf(wm[k] * inv);
             int v = q > 127.f ? 127 : q < -127.f ? -127 : (int)q;
-            qpack[(((size_t)(m / ARG_MR8) * K4 + k / 4) * ARG_MR8 + m % ARG_MR8) * 4 + k % 4] = (int8_t)v;
+            /* k = ci * taps + tap -> k4 = tap * ci4 + ci / 4, byte ci % 4 */
+            int tap = k % taps, ci = k / taps, k4 = tap * ci4 + ci / 4;
+            qpack[(((size_t)(m / ARG_MR8) * K4 + k4) * ARG_MR8 + m % ARG_MR8) * 4 + ci % 4] = (int8_t)v;
             sum += v;
         }
         qscale[m] = s;

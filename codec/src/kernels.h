@@ -22,8 +22,10 @@ typedef struct ConvW {
 
 /* The int8 weights of a packed convolution, stored after wpack's floats:
  * qscale[co] per-output-channel scales, qsum[co] the sums over k of the
- * int8 weights, qpack [ceil(co/MR8)][K4][MR8][4] (K4 = ceil(K/4)),
- * zero-padded. */
+ * int8 weights, qpack [ceil(co/MR8)][K4][MR8][4], zero-padded, with
+ * K4 = taps * ci4 (taps = kt*ks*ks, ci4 = ceil(ci/4)): row k4 = tap * ci4 + g
+ * holds input channels 4g..4g+3 of one tap, matching activations stored as
+ * [ci4][h][w][4] bytes. */
 typedef struct ConvQ8 {
     int K4;
     const float *qscale;
@@ -34,7 +36,7 @@ typedef struct ConvQ8 {
 static inline ConvQ8 conv_q8(const ConvW *c)
 {
     ConvQ8 q;
-    q.K4 = (c->K + 3) / 4;
+    q.K4 = c->kt * c->ks * c->ks * ((c->ci + 3) / 4);
     q.qscale = c->wpack + (size_t)((c->co + ARG_MR - 1) / ARG_MR) * c->K * ARG_MR;
     q.qsum = (const int32_t *)(const void *)(q.qscale + c->co);
     q.qpack = (const int8_t *)(const void *)(q.qsum + c->co);
