@@ -191,10 +191,49 @@ static void test_conv(void)
     kctx_free(&k1);
 }
 
+/* the int8 path's GroupNorm against the double-precision reference */
+static void test_groupnorm_fast(void)
+{
+    KernelCtx k;
+    kctx_init(&k, 2, GEMM_INT8);
+    for (int iter = 0; iter < 24; iter++) {
+        int groups = 1 + rnd() % 4, c = groups * (1 + rnd() % 5), t = 1 + rnd() % 3, hw = 1 + rnd() % 700;
+        size_t n = (size_t)t * c * hw;
+        float *x = rand_buf(n), *ref = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
+        float off = (float)(iter % 4) * 30.f; /* a mean far from 0 */
+        for (size_t i = 0; i < n; i++)
+            x[i] = x[i] * (1 + iter % 3) + off;
+        float *wb = rand_buf(4 * (size_t)c);
+        GnParams p = { groups, 1e-6f, NULL, NULL, NULL, NULL, iter & 1, iter % 3 == 0 };
+        if (iter & 2) {
+            p.weight = wb;
+            p.bias = wb + c;
+        }
+        if (iter & 4) {
+            p.scale = wb + 2 * c;
+            p.shift = wb + 3 * c;
+        }
+        memcpy(ref, x, n * sizeof(float));
+        ref_groupnorm(ref, t, c, hw, &p);
+        groupnorm_fast(&k, x, out, t, c, hw, &p);
+        double e = rel_err(out, ref, n);
+        CHECK(e < 2e-5, "groupnorm_fast t=%d c=%d hw=%d groups=%d silu=%d clip=%d: rel err %g", t, c, hw, groups,
+              p.silu, p.clip_scope, e);
+        groupnorm_fast(&k, x, x, t, c, hw, &p); /* in place */
+        CHECK(memcmp(x, out, n * sizeof(float)) == 0, "groupnorm_fast in place");
+        free(x);
+        free(ref);
+        free(out);
+        free(wb);
+    }
+    kctx_free(&k);
+}
+
 int main(int argc, char **argv)
 {
     int bench = argc > 1 && !strcmp(argv[1], "--bench");
     test_micro(bench);
     test_conv();
+    test_groupnorm_fast();
     return check_summary();
 }

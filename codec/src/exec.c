@@ -245,6 +245,8 @@ static void norm_apply(Exec *e, const Norm *n, const float *x, float *y, Shape s
         if (y != x)
             memcpy(y, x, (size_t)s.t * s.c * s.h * s.w * sizeof(float));
         ref_groupnorm(y, s.t, s.c, s.h * s.w, &p);
+    } else if (e->k->gemm == GEMM_INT8) {
+        groupnorm_fast(e->k, x, y, s.t, s.c, s.h * s.w, &p);
     } else {
         groupnorm(e->k, x, y, s.t, s.c, s.h * s.w, &p);
     }
