@@ -219,6 +219,23 @@ static void test_groupnorm_fast(void)
         double e = rel_err(out, ref, n);
         CHECK(e < 2e-5, "groupnorm_fast t=%d c=%d hw=%d groups=%d silu=%d clip=%d: rel err %g", t, c, hw, groups,
               p.silu, p.clip_scope, e);
+        /* every SIMD variant gives the same bits (same lanes, same order) */
+        const char *cap = getenv("ARG_SIMD");
+        char saved[32] = "";
+        if (cap)
+            snprintf(saved, sizeof(saved), "%s", cap);
+        float *alt = malloc(n * sizeof(float));
+        static const char *const caps[2] = { "generic", "avx2" };
+        for (int v = 0; v < 2; v++) {
+            setenv("ARG_SIMD", caps[v], 1);
+            groupnorm_fast(&k, x, alt, t, c, hw, &p);
+            CHECK(memcmp(alt, out, n * sizeof(float)) == 0, "groupnorm_fast %s == default", caps[v]);
+        }
+        if (cap)
+            setenv("ARG_SIMD", saved, 1);
+        else
+            unsetenv("ARG_SIMD");
+        free(alt);
         groupnorm_fast(&k, x, x, t, c, hw, &p); /* in place */
         CHECK(memcmp(x, out, n * sizeof(float)) == 0, "groupnorm_fast in place");
         free(x);
