@@ -356,6 +356,14 @@ static const CliTool tool = {
     .hints = hints,
 };
 
+/* the CPU backend's name when it runs the int8 path (runner_cpu.c) */
+static int is_int8_backend(const char *name)
+{
+    char want[96];
+    snprintf(want, sizeof(want), "cpu (%s", kctx_isa8());
+    return strncmp(name, want, strlen(want)) == 0;
+}
+
 /* --table: the decoders of every CPU path open side by side; each chunk of
  * tokens (encoded once) goes to every path in turn, so that load from other
  * processes hits all paths alike. */
@@ -426,9 +434,7 @@ static int table_size(const ArgModel *m, int w, int h, int frames, int threads, 
         double px = (double)w * h, base = 0;
         for (int p = 0; p < np; p++) {
             double med = median(fps + p * nchunks, nf[p]);
-            int is8 = !strncmp(arg_decoder_backend(dec[p]), "cpu (avx512-vnni", 16) ||
-                      !strncmp(arg_decoder_backend(dec[p]), "cpu (avx2 vpmaddwd", 18) ||
-                      !strncmp(arg_decoder_backend(dec[p]), "cpu (c (12x32)", 14);
+            int is8 = is_int8_backend(arg_decoder_backend(dec[p]));
             double gmacs = info->dec_macs_per_pixel * px * med / 1e9;
             if (p == 0)
                 base = med;
@@ -550,13 +556,18 @@ int main(int argc, char **argv)
         }
         r = res[b];
         int on_cpu = strncmp(g_backend_name[0], "cpu", 3) == 0;
+        int dec8 = is_int8_backend(g_backend_name[1]);
         printf("  backend  %s\n", g_backend_name[0]);
+        if (strcmp(g_backend_name[0], g_backend_name[1]))
+            printf("  decoder  %s\n", g_backend_name[1]);
         for (int d = 0; d < 2; d++) {
             double fps = d ? r.dec_fps : r.enc_fps, med = d ? r.dec_med_fps : r.enc_med_fps;
             double gmacs = (d ? info->dec_macs_per_pixel : info->enc_macs_per_pixel) * px * med / 1e9;
             printf("  %s   %7.3f fps (median chunk %7.3f)  %7.2f GMAC/s", d ? "decode" : "encode", fps, med, gmacs);
-            if (on_cpu)
-                printf(" = %3.0f%% of sgemm\n", 100 * gmacs / sg);
+            if (on_cpu && d && dec8)
+                printf(" = %3.0f%% of the int8 peak\n", 100 * gmacs / peak8[1]);
+            else if (on_cpu)
+                printf(" = %3.0f%% of sgemm, %3.0f%% of the fp32 peak\n", 100 * gmacs / sg, 100 * gmacs / peak8[0]);
             else if (peak > 0)
                 printf(" = %5.2f%% of the %.0f GFLOP/s fp32 peak\n", 100 * 2 * gmacs / peak, peak);
             else
