@@ -665,8 +665,9 @@ typedef struct GnFastJob {
     GnApplyFn apply;
 } GnFastJob;
 
-/* as gn_group: the mean from a first pass, then the centred sums (which
- * also correct the mean's rounding), then the output */
+/* as gn_group, in one pass over the group for the statistics: sums of
+ * x - x0 and (x - x0)^2 around one of the group's values x0 (so that a
+ * mean far from 0 costs no precision), then the output */
 static void gn_group_fast(const GnFastJob *fj, int t0, int t1, int g)
 {
     const GnJob *j = &fj->g;
@@ -674,17 +675,14 @@ static void gn_group_fast(const GnFastJob *fj, int t0, int t1, int g)
     int cg = j->c / p->groups;
     size_t frame = (size_t)j->c * j->hw;
     double n = (double)(t1 - t0) * cg * j->hw, sum = 0, sq = 0;
+    const float x0 = j->x[t0 * frame + (size_t)g * cg * j->hw];
     for (int t = t0; t < t1; t++)
         for (int ch = g * cg; ch < (g + 1) * cg; ch++)
-            fj->stats(j->x + t * frame + (size_t)ch * j->hw, j->hw, &sum, &sq, 0.f);
-    float mean0 = (float)(sum / n);
-    sum = sq = 0;
-    for (int t = t0; t < t1; t++)
-        for (int ch = g * cg; ch < (g + 1) * cg; ch++)
-            fj->stats(j->x + t * frame + (size_t)ch * j->hw, j->hw, &sum, &sq, mean0);
+            fj->stats(j->x + t * frame + (size_t)ch * j->hw, j->hw, &sum, &sq, x0);
     double dm = sum / n;
-    float mean = (float)(mean0 + dm);
-    float rstd = (float)(1.0 / sqrt(sq / n - dm * dm + p->eps));
+    float mean = (float)(x0 + dm);
+    double var = sq / n - dm * dm;
+    float rstd = (float)(1.0 / sqrt((var > 0 ? var : 0) + p->eps));
     for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
         float a = rstd * (p->weight ? p->weight[ch] : 1.f);
         float b = (p->bias ? p->bias[ch] : 0.f) - mean * a;
