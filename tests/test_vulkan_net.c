@@ -65,6 +65,7 @@ static int run(const ArgModel *m, int backend, const Clip *in, const Result *ref
     arg_default_settings(&s);
     s.backend = backend;
     s.n_threads = 2;
+    s.gemm = ARG_GEMM_BUILTIN; /* the float reference (auto decodes in int8 on most CPUs) */
     ArgEncoder *enc;
     int rc = arg_encoder_open(&enc, m, &s, in->w, in->h);
     if (rc < 0)

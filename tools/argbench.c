@@ -3,13 +3,16 @@
  *   argbench -m MODEL [-s 640x360] [-n FRAMES] [--threads N] [--gemm MODE]
  *            [--backend cpu|vulkan|auto|both] [--device N] [--profile]
  *            [--peak-gflops G] [--list-devices] [--scan-threads] [--rss 100,1000]
- *            [--quiet]
+ *            [--table] [--quiet]
  *
  * Prints encode/decode frames per second (median over latent-frame chunks
  * and overall), MACs per pixel, achieved GMAC/s next to the sgemm rate of
  * this machine measured in the same run (CPU) or a given fp32 peak (GPU),
  * thread speed-up, and peak RSS of separate runs of different lengths
- * (forked children). --backend both runs the CPU and Vulkan side by side;
+ * (forked children). The "gemm auto" line says which path auto took and
+ * the calibration rates it chose by; "peaks" the fp32 and int8 microkernel
+ * rates of this machine, measured in the same run. --table: decode
+ * pictures/s of every CPU path at three sizes, side by side. --backend both runs the CPU and Vulkan side by side;
  * --profile prints the Vulkan backend's per-op and per-layer GPU times
  * (ARG_VK_PROFILE=1). */
 #include <errno.h>
@@ -312,9 +315,9 @@ static int parse_pair(const char *arg, void *dest)
 
 static struct {
     const char *model;
-    int size[2], frames, threads, gemm, backend, device, profile, list, scan, rss[2];
+    int size[2], frames, threads, gemm, backend, device, profile, list, scan, rss[2], table;
     double peak;
-} opt = { NULL, { 640, 360 }, 33, 0, ARG_GEMM_AUTO, ARG_BACKEND_AUTO, 0, 0, 0, 0, { 0, 0 }, 0 };
+} opt = { NULL, { 640, 360 }, 33, 0, ARG_GEMM_AUTO, ARG_BACKEND_AUTO, 0, 0, 0, 0, { 0, 0 }, 0, 0 };
 
 static const CliOpt opts[] = {
     { .names = "-m --model", .kind = CLI_STRING, .dest = &opt.model, .metavar = "MODEL",
@@ -333,6 +336,9 @@ static const CliOpt opts[] = {
     CLI_OPT_FLAG("--scan-threads", &opt.scan, "also run with 1 thread and print the speed-up"),
     CLI_OPT_CUSTOM("--rss", opt.rss, parse_pair, "A,B: two frame counts 1..1000000 (such as 100,1000)", "A,B",
                    "peak RSS of separate runs of A and B frames (e.g. 100,1000)"),
+    CLI_OPT_FLAG("--table", &opt.table, "decode speed of every CPU path (builtin, blas, int8, auto)\n"
+                 "at 320x240, 640x360 and 1280x720, the paths taking turns\n"
+                 "on the same chunks; then exit"),
     CLI_OPT_FLAG("--quiet", &cli_quiet, "no progress line"),
     CLI_OPT_END,
 };
@@ -349,6 +355,104 @@ static const CliTool tool = {
     .opts = opts,
     .hints = hints,
 };
+
+/* the CPU backend's name when it runs the int8 path (runner_cpu.c) */
+static int is_int8_backend(const char *name)
+{
+    char want[96];
+    snprintf(want, sizeof(want), "cpu (%s", kctx_isa8());
+    return strncmp(name, want, strlen(want)) == 0;
+}
+
+/* --table: the decoders of every CPU path open side by side; each chunk of
+ * tokens (encoded once) goes to every path in turn, so that load from other
+ * processes hits all paths alike. */
+typedef struct Path {
+    const char *name;
+    int gemm;
+} Path;
+
+static int table_size(const ArgModel *m, int w, int h, int frames, int threads, const Path *paths, int np,
+                      const double *peak)
+{
+    const ArgModelInfo *info = arg_model_info(m);
+    ArgSettings s;
+    arg_default_settings(&s);
+    s.n_threads = threads;
+    s.backend = ARG_BACKEND_CPU;
+    s.gemm = ARG_GEMM_BUILTIN;
+    ArgEncoder *enc;
+    ArgDecoder *dec[8] = { 0 };
+    int rc = arg_encoder_open(&enc, m, &s, w, h);
+    if (rc < 0)
+        return rc;
+    for (int p = 0; p < np && rc >= 0; p++) {
+        s.gemm = paths[p].gemm;
+        rc = arg_decoder_open(&dec[p], m, &s, w, h);
+    }
+    int nchunks = frames + 2;
+    float *pic = malloc((size_t)3 * w * h * sizeof(float));
+    double *fps = calloc((size_t)np * nchunks, sizeof(double));
+    uint32_t *tok = NULL;
+    int nf[8] = { 0 }, out[8] = { 0 };
+    if (!pic || !fps)
+        rc = -ENOMEM;
+    for (int f = 0; f <= frames && rc >= 0; f++) {
+        if (f < frames) {
+            make_frame(pic, w, h, f);
+            ArgPicture pp = { pic, w, h, w, (ptrdiff_t)w * h, 0 };
+            rc = arg_encoder_send_picture(enc, &pp);
+        } else {
+            rc = arg_encoder_flush(enc);
+        }
+        ArgTokens t;
+        while (rc >= 0 && arg_encoder_get_tokens(enc, &t) == 0) {
+            size_t n = (size_t)t.tokens_w * t.tokens_h;
+            if (!tok && !(tok = malloc(n * sizeof(uint32_t)))) {
+                rc = -ENOMEM;
+                break;
+            }
+            memcpy(tok, t.tokens, n * sizeof(uint32_t));
+            ArgTokens in = t;
+            in.tokens = tok;
+            in.latent = NULL;
+            for (int p = 0; p < np && rc >= 0; p++) {
+                double d0 = now();
+                rc = arg_decoder_send_tokens(dec[p], &in);
+                ArgPicture o;
+                int got = 0;
+                while (rc >= 0 && arg_decoder_get_picture(dec[p], &o) == 0)
+                    got++;
+                double d1 = now() - d0;
+                out[p] += got;
+                if ((got == info->temporal_factor || info->clip_frames) && nf[p] < nchunks)
+                    fps[p * nchunks + nf[p]++] = got / d1;
+            }
+        }
+    }
+    if (rc >= 0) {
+        double px = (double)w * h, base = 0;
+        for (int p = 0; p < np; p++) {
+            double med = median(fps + p * nchunks, nf[p]);
+            int is8 = is_int8_backend(arg_decoder_backend(dec[p]));
+            double gmacs = info->dec_macs_per_pixel * px * med / 1e9;
+            if (p == 0)
+                base = med;
+            printf("  %4dx%-4d %-8s %7.2f pictures/s  x%5.2f  %6.1f GMAC/s = %3.0f%% of the %s peak   %s\n", w, h,
+                   paths[p].name, med, med / base, gmacs, 100 * gmacs / peak[is8], is8 ? "int8" : "fp32",
+                   arg_decoder_backend(dec[p]));
+            if (out[p] != frames)
+                rc = -EPROTO;
+        }
+    }
+    free(pic);
+    free(fps);
+    free(tok);
+    arg_encoder_close(enc);
+    for (int p = 0; p < np; p++)
+        arg_decoder_close(dec[p]);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -393,12 +497,50 @@ int main(int argc, char **argv)
            info->clip_frames ? ", fixed clips" : ", streaming");
     printf("params     encoder %.2fM, decoder %.2fM\n", info->enc_params / 1e6, info->dec_params / 1e6);
     printf("MACs/pixel encoder %.0f, decoder %.0f\n", info->enc_macs_per_pixel, info->dec_macs_per_pixel);
-    printf("kernels    %s, %d threads, gemm %s\n", kctx_isa(), nthreads,
-           gemm == ARG_GEMM_BLAS || (gemm == ARG_GEMM_AUTO && kctx_have_blas()) ? "blas"
-           : gemm == ARG_GEMM_REFERENCE ? "reference" : "builtin");
+    double cal[3];
+    int auto_enc = kctx_auto_gemm(0, cal), auto_dec = kctx_auto_gemm(1, NULL);
+    static const char *const gname[] = { "?", "reference", "builtin", "blas", "int8" };
+    printf("kernels    float %s, int8 %s, %d threads\n", kctx_isa(), kctx_isa8(), nthreads);
+    char blas_rate[32] = "not built";
+    if (cal[1] > 0)
+        snprintf(blas_rate, sizeof(blas_rate), "%.1f", cal[1]);
+    printf("gemm auto  encoder %s, decoder %s (the rule; calibration, one thread: builtin %.1f, blas %s, int8 %.1f GMAC/s)\n",
+           gname[auto_enc], gname[auto_dec], cal[0], blas_rate, cal[2]);
     const char *what;
     double sg = sgemm_rate(nthreads, &what);
     printf("sgemm      %.1f GMAC/s (%s, %d threads)\n", sg, what, nthreads);
+    double peak8[2] = { 0, 0 };
+    {
+        KernelCtx pk;
+        if (kctx_init(&pk, nthreads, GEMM_BUILTIN) == 0) {
+            peak8[0] = kctx_peak_gmacs(&pk, 0);
+            peak8[1] = kctx_peak_gmacs(&pk, 1);
+            kctx_free(&pk);
+        }
+        printf("peaks      fp32 %.1f GMAC/s, int8 %.1f GMAC/s (microkernels in cache, %d threads)\n", peak8[0],
+               peak8[1], nthreads);
+    }
+    if (opt.table) {
+        Path paths[5];
+        int np = 0;
+        paths[np++] = (Path){ "builtin", ARG_GEMM_BUILTIN };
+        if (kctx_have_blas())
+            paths[np++] = (Path){ "blas", ARG_GEMM_BLAS };
+        paths[np++] = (Path){ "int8", ARG_GEMM_INT8 };
+        paths[np++] = (Path){ "auto", ARG_GEMM_AUTO };
+        static const int sizes[3][2] = { { 320, 240 }, { 640, 360 }, { 1280, 720 } };
+        printf("decode, %d frames, median chunk, ratios to builtin; paths take turns on each chunk:\n", frames);
+        for (int i = 0; i < 3; i++) {
+            int trc = table_size(m, sizes[i][0], sizes[i][1], frames, nthreads, paths, np, peak8);
+            if (trc < 0) {
+                cli_error("table run failed: %s", strerror(-trc));
+                arg_model_free(m);
+                return 1;
+            }
+        }
+        arg_model_free(m);
+        return 0;
+    }
     Result r, res[2];
     int nb = both ? 2 : 1, rc = 0;
     double px = (double)w * h;
@@ -414,13 +556,18 @@ int main(int argc, char **argv)
         }
         r = res[b];
         int on_cpu = strncmp(g_backend_name[0], "cpu", 3) == 0;
+        int dec8 = is_int8_backend(g_backend_name[1]);
         printf("  backend  %s\n", g_backend_name[0]);
+        if (strcmp(g_backend_name[0], g_backend_name[1]))
+            printf("  decoder  %s\n", g_backend_name[1]);
         for (int d = 0; d < 2; d++) {
             double fps = d ? r.dec_fps : r.enc_fps, med = d ? r.dec_med_fps : r.enc_med_fps;
             double gmacs = (d ? info->dec_macs_per_pixel : info->enc_macs_per_pixel) * px * med / 1e9;
             printf("  %s   %7.3f fps (median chunk %7.3f)  %7.2f GMAC/s", d ? "decode" : "encode", fps, med, gmacs);
-            if (on_cpu)
-                printf(" = %3.0f%% of sgemm\n", 100 * gmacs / sg);
+            if (on_cpu && d && dec8)
+                printf(" = %3.0f%% of the int8 peak\n", 100 * gmacs / peak8[1]);
+            else if (on_cpu)
+                printf(" = %3.0f%% of sgemm, %3.0f%% of the fp32 peak\n", 100 * gmacs / sg, 100 * gmacs / peak8[0]);
             else if (peak > 0)
                 printf(" = %5.2f%% of the %.0f GFLOP/s fp32 peak\n", 100 * 2 * gmacs / peak, peak);
             else

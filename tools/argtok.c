@@ -499,6 +499,7 @@ static const char *gemm_name(int g)
     case ARG_GEMM_REFERENCE: return "reference";
     case ARG_GEMM_BUILTIN: return "builtin";
     case ARG_GEMM_BLAS: return "blas";
+    case ARG_GEMM_INT8: return "int8";
     default: return "?";
     }
 }

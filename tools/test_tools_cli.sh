@@ -56,7 +56,7 @@ expect 2 "argtok --frames 0" "$tok" -i "$work/a.y4m" -m "$model" --frames 0
 expect 2 "argtok --threads 2000" "$tok" -i "$work/a.y4m" -m "$model" --threads 2000
 err_has "--threads wants an integer 0..1024, got '2000'"
 expect 2 "argtok --gemm fast" "$tok" -i "$work/a.y4m" -m "$model" --gemm fast
-err_has "--gemm wants auto, builtin, blas or reference, got 'fast'"
+err_has "--gemm wants auto, builtin, blas, reference or int8, got 'fast'"
 expect 2 "argtok --device 256" "$tok" -i "$work/a.y4m" -m "$model" --device 256
 expect 2 "argtok -threads" "$tok" -i "$work/a.y4m" -m "$model" -threads 2
 err_has "did you mean --threads?"

@@ -74,10 +74,11 @@ static int open_runner(NetRunner **out, const ArgModel *m, const ArgSettings *s,
     int n = s->n_threads ? s->n_threads : tp_ncores();
     int g;
     switch (s->gemm) {
-    case ARG_GEMM_AUTO: g = kctx_have_blas() ? GEMM_BLAS : GEMM_BUILTIN; break; /* BLAS measured faster */
+    case ARG_GEMM_AUTO: g = kctx_auto_gemm(is_dec, NULL); break; /* measured at first use */
     case ARG_GEMM_REFERENCE: g = GEMM_REF; break;
     case ARG_GEMM_BUILTIN: g = GEMM_BUILTIN; break;
     case ARG_GEMM_BLAS: g = GEMM_BLAS; break;
+    case ARG_GEMM_INT8: g = GEMM_INT8; break;
     default: return -EINVAL;
     }
     if (g == GEMM_BLAS && !kctx_have_blas())

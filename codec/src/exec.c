@@ -3,7 +3,39 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+/* ARG_PROFILE=1: time per op (convolutions, norms, adds, depth-to-space),
+ * printed to stderr when the Exec is freed. */
+static int prof_on(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *v = getenv("ARG_PROFILE");
+        on = v && *v && strcmp(v, "0") != 0;
+    }
+    return on;
+}
+
+static double prof_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+enum { PR_CONV, PR_NORM, PR_ADD, PR_D2S, PR_COPY, PR_OTHER, PR_N };
+static const char *const prof_names[PR_N] = { "conv", "norm", "add", "d2s", "cache", "other" };
+
+#define PROF(e, kind, stmt)                           \
+    do {                                              \
+        double t0_ = prof_on() ? prof_now() : 0;      \
+        stmt;                                         \
+        if (prof_on())                                \
+            (e)->prof[kind] += prof_now() - t0_;      \
+    } while (0)
 
 /* Output shape of one op; also reports its largest buffers. */
 static Shape op_shape(const Op *op, Shape s, int first, size_t *hist, size_t *frame_in)
@@ -120,6 +152,17 @@ nomem:
 
 void exec_free(Exec *e)
 {
+    if (prof_on() && e->net) {
+        double tot = 0;
+        for (int i = 0; i < PR_N; i++)
+            tot += e->prof[i];
+        if (tot > 0) {
+            fprintf(stderr, "arg profile (%s):", e->net == &e->m->dec ? "decoder" : "encoder");
+            for (int i = 0; i < PR_N; i++)
+                fprintf(stderr, " %s %.3fs (%.0f%%)", prof_names[i], e->prof[i], 100 * e->prof[i] / tot);
+            fprintf(stderr, "\n");
+        }
+    }
     if (e->cs && e->net)
         for (int i = 0; i < e->net->n_slots; i++)
             free(e->cs[i].hist);
@@ -160,7 +203,8 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
     for (int t = 0; t < s->t; t++)
         e->seq[n++] = src + t * frame;
     int n_out = n >= c->kt ? (n - c->kt) / c->st + 1 : 0;
-    int rc = conv3d(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst);
+    int rc;
+    PROF(e, PR_CONV, rc = conv3d(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst));
     if (rc < 0)
         return rc;
     /* keep the frames later outputs still read: seq[n_out*st .. n) */
@@ -170,7 +214,7 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
         nk = c->kt - 1;
     keep_from = n - nk;
     for (int i = 0; i < nk; i++)
-        copy_par(e->k, cs->hist + i * frame, e->seq[keep_from + i], frame);
+        PROF(e, PR_COPY, copy_par(e->k, cs->hist + i * frame, e->seq[keep_from + i], frame));
     cs->nhist = nk;
     s->t = n_out;
     s->h = conv_out_dim(s->h, c->ks, c->ss);
@@ -196,13 +240,18 @@ static void norm_apply(Exec *e, const Norm *n, const float *x, float *y, Shape s
         p.scale = e->scale;
         p.shift = e->shift;
     }
+    double t0 = prof_on() ? prof_now() : 0;
     if (e->k->gemm == GEMM_REF) {
         if (y != x)
             memcpy(y, x, (size_t)s.t * s.c * s.h * s.w * sizeof(float));
         ref_groupnorm(y, s.t, s.c, s.h * s.w, &p);
+    } else if (e->k->gemm == GEMM_INT8) {
+        groupnorm_fast(e->k, x, y, s.t, s.c, s.h * s.w, &p);
     } else {
         groupnorm(e->k, x, y, s.t, s.c, s.h * s.w, &p);
     }
+    if (prof_on())
+        e->prof[PR_NORM] += prof_now() - t0;
 }
 
 void exec_set_style(Exec *e, const float *q, int t, int n)
@@ -235,7 +284,7 @@ int exec_run(Exec *e, Shape *s)
         float *x = e->buf[cur];
         switch (op->kind) {
         case OP_S2D:
-            space_to_depth(x, s->t, s->c, s->h, s->w, op->b, e->buf[a]);
+            PROF(e, PR_OTHER, space_to_depth(x, s->t, s->c, s->h, s->w, op->b, e->buf[a]));
             s->c *= op->b * op->b;
             s->h /= op->b;
             s->w /= op->b;
@@ -267,17 +316,18 @@ int exec_run(Exec *e, Shape *s)
                 Shape sc = in;
                 if ((rc = run_conv(e, &op->sc, &tmp, x, &sc, e->buf[b])) < 0)
                     return rc;
-                add_inplace(e->k, e->buf[a], e->buf[b], shape_size(o));
+                PROF(e, PR_ADD, add_inplace(e->k, e->buf[a], e->buf[b], shape_size(o)));
             } else {
-                add_inplace(e->k, e->buf[a], x, shape_size(o));
+                PROF(e, PR_ADD, add_inplace(e->k, e->buf[a], x, shape_size(o)));
             }
             *s = o;
             cur = a;
             break;
         }
         case OP_D2S: {
-            int t = depth_to_space_par(e->k, x, s->t, s->c / (op->a * op->b * op->b), s->h, s->w, op->a, op->b,
-                                   e->first && op->a == 2, e->buf[a]);
+            int t;
+            PROF(e, PR_D2S, t = depth_to_space_par(e->k, x, s->t, s->c / (op->a * op->b * op->b), s->h, s->w,
+                                                   op->a, op->b, e->first && op->a == 2, e->buf[a]));
             s->t = t;
             s->c /= op->a * op->b * op->b;
             s->h *= op->b;

@@ -28,6 +28,7 @@ typedef struct Exec {
     int first;         /* next chunk is the first since reset */
     float *scale, *shift;               /* adaptive norm, per channel */
     float style_std[ARG_MAX_BITS], style_mean[ARG_MAX_BITS];
+    double prof[8];    /* ARG_PROFILE: seconds per kind of op */
 } Exec;
 
 /* Plan for chunks of up to max_t input frames of shape in (c,h,w). */

@@ -6,8 +6,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef ARG_HAVE_BLAS
 #include <cblas.h>
@@ -139,20 +141,184 @@ void kctx_free(KernelCtx *k)
             free(k->col[i]);
     free(k->col);
     free(k->col_size);
+    free(k->q8);
     tp_destroy(k->pool);
     memset(k, 0, sizeof(*k));
 }
 
 int conv_pack(ConvW *c)
 {
-    int mb = (c->co + MR - 1) / MR;
-    c->wpack = calloc((size_t)mb * c->K * MR, sizeof(float));
+    int mb = (c->co + MR - 1) / MR, mb8 = (c->co + ARG_MR8 - 1) / ARG_MR8;
+    const int taps = c->kt * c->ks * c->ks, ci4 = (c->ci + 3) / 4, K4 = taps * ci4;
+    size_t nf = (size_t)mb * c->K * MR, n8 = (size_t)mb8 * K4 * ARG_MR8 * 4;
+    /* floats, then qscale[co], qsum[co], then the int8 panels */
+    size_t bytes = (nf + 2 * (size_t)c->co) * sizeof(float) + n8;
+    c->wpack = calloc(1, bytes);
     if (!c->wpack)
         return -ENOMEM;
     for (int m = 0; m < c->co; m++)
         for (int k = 0; k < c->K; k++)
             c->wpack[((size_t)(m / MR) * c->K + k) * MR + m % MR] = c->w[(size_t)m * c->K + k];
+    float *qscale = c->wpack + nf;
+    int32_t *qsum = (int32_t *)(qscale + c->co);
+    int8_t *qpack = (int8_t *)(qsum + c->co);
+    for (int m = 0; m < c->co; m++) {
+        const float *wm = c->w + (size_t)m * c->K;
+        float amax = 0.f;
+        for (int k = 0; k < c->K; k++)
+            amax = fabsf(wm[k]) > amax ? fabsf(wm[k]) : amax;
+        float s = amax > 0.f ? amax / 127.f : 1.f, inv = 1.f / s;
+        int32_t sum = 0;
+        for (int k = 0; k < c->K; k++) {
+            float q = rintf(wm[k] * inv);
+            int v = q > 127.f ? 127 : q < -127.f ? -127 : (int)q;
+            /* k = ci * taps + tap -> k4 = tap * ci4 + ci / 4, byte ci % 4 */
+            int tap = k % taps, ci = k / taps, k4 = tap * ci4 + ci / 4;
+            qpack[(((size_t)(m / ARG_MR8) * K4 + k4) * ARG_MR8 + m % ARG_MR8) * 4 + ci % 4] = (int8_t)v;
+            sum += v;
+        }
+        qscale[m] = s;
+        qsum[m] = sum;
+    }
     return 0;
+}
+
+/* ------------------------------------------------- auto GEMM calibration */
+
+static pthread_once_t g_auto_once = PTHREAD_ONCE_INIT;
+static double g_auto_rates[3];
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* One thread each (the engine splits the work itself and calls the GEMM per
+ * tile), a 3x3x3 convolution of 48 -> 48 channels over a 32 x 64 frame: the
+ * shape of the default decoder's middle level, on the builtin float GEMM,
+ * OpenBLAS (when built) and the int8 path. Runs alternate between the paths
+ * so that load from other processes hits all alike; the best of four runs
+ * counts. About 60 ms. */
+static void auto_calibrate(void)
+{
+    const int ci = 48, co = 48, h = 32, w = 64, kt = 3;
+    ConvW c = { ci, co, 3, 3, 1, 1, ci * 27, NULL, NULL, NULL };
+    float *wt = malloc((size_t)co * c.K * sizeof(float));
+    float *in = malloc((size_t)kt * ci * h * w * sizeof(float));
+    float *out = malloc((size_t)co * h * w * sizeof(float));
+    static const int paths[3] = { GEMM_BUILTIN, GEMM_BLAS, GEMM_INT8 };
+    KernelCtx k[3];
+    int ok = wt && in && out, have[3] = { 0, 0, 0 };
+    for (size_t i = 0; ok && i < (size_t)co * c.K; i++)
+        wt[i] = (float)((i * 37) % 101) / 101.f - 0.5f;
+    for (size_t i = 0; ok && i < (size_t)kt * ci * h * w; i++)
+        in[i] = (float)((i * 53) % 103) / 103.f - 0.5f;
+    c.w = wt;
+    ok = ok && conv_pack(&c) == 0;
+    for (int p = 0; ok && p < 3; p++)
+        have[p] = (p != 1 || kctx_have_blas()) && kctx_init(&k[p], 1, paths[p]) == 0;
+    if (ok) {
+        const float *src[3] = { in, in + (size_t)ci * h * w, in + (size_t)2 * ci * h * w };
+        double best[3] = { 1e9, 1e9, 1e9 };
+        for (int r = 0; r < 5; r++)
+            for (int p = 0; p < 3; p++) {
+                if (!have[p])
+                    continue;
+                double t0 = now_s();
+                conv3d(&k[p], &c, src, 1, h, w, 0, out);
+                double t = now_s() - t0;
+                if (r > 0 && t < best[p]) /* the first run warms up */
+                    best[p] = t;
+            }
+        for (int p = 0; p < 3; p++)
+            g_auto_rates[p] = have[p] ? (double)co * c.K * h * w / best[p] / 1e9 : 0.0;
+    }
+    for (int p = 0; p < 3; p++)
+        if (have[p])
+            kctx_free(&k[p]);
+    free(c.wpack);
+    free(wt);
+    free(in);
+    free(out);
+}
+
+int kctx_auto_gemm(int is_dec, double rates[3])
+{
+    const char *env = getenv("ARG_GEMM_AUTO");
+    int measure = env && !strcmp(env, "measure");
+    if (rates || measure)
+        pthread_once(&g_auto_once, auto_calibrate);
+    if (rates)
+        for (int p = 0; p < 3; p++)
+            rates[p] = g_auto_rates[p];
+    if (measure) {
+        int fl = g_auto_rates[1] > g_auto_rates[0] ? GEMM_BLAS : GEMM_BUILTIN;
+        return is_dec && g_auto_rates[2] > g_auto_rates[fl == GEMM_BLAS] ? GEMM_INT8 : fl;
+    }
+    /* the rule (argbench --table shows it, the paths side by side) */
+    if (!is_dec)
+        return GEMM_BUILTIN;
+    return micro8_get(1) || micro8_get(2) ? GEMM_INT8 : GEMM_BUILTIN;
+}
+
+/* ------------------------------------------------------------ peak rates */
+
+typedef struct PeakJob {
+    int int8, reps;
+} PeakJob;
+
+static void peak_task(void *arg, int task, int thread)
+{
+    (void)task;
+    (void)thread;
+    const PeakJob *j = arg;
+    enum { KP = 256 };
+    if (j->int8) {
+        Micro8Fn f = micro8_get(2) ? micro8_get(2) : micro8_get(1) ? micro8_get(1) : micro8_c;
+        int8_t *a = calloc((size_t)KP * ARG_MR8 * 4, 1);
+        uint8_t *b = calloc((size_t)KP * ARG_NR8 * 4, 1);
+        int32_t c[ARG_MR8 * ARG_NR8];
+        if (a && b)
+            for (int r = 0; r < j->reps; r++)
+                f(KP, a, b, ARG_NR8, c);
+        free(a);
+        free(b);
+    } else {
+        float *a = calloc((size_t)KP * MR, sizeof(float)), *b = calloc((size_t)KP * 32, sizeof(float));
+        float c[MR * 32];
+        if (a && b)
+            for (int r = 0; r < j->reps; r++)
+                g_micro(KP, a, b, g_nr, c);
+        free(a);
+        free(b);
+    }
+}
+
+double kctx_peak_gmacs(KernelCtx *k, int int8)
+{
+    pick_micro();
+    PeakJob j = { int8, 1 };
+    const double macs = int8 ? 256.0 * 4 * ARG_MR8 * ARG_NR8 : 256.0 * MR * g_nr;
+    /* double the count until one run takes 20 ms; then the best of 3 runs */
+    double t = 0;
+    while (j.reps < (1 << 24)) {
+        double t0 = now_s();
+        tp_run(k->pool, k->n_threads, peak_task, &j);
+        t = now_s() - t0;
+        if (t >= 0.02)
+            break;
+        j.reps *= 2;
+    }
+    double best = t;
+    for (int r = 0; r < 2; r++) {
+        double t0 = now_s();
+        tp_run(k->pool, k->n_threads, peak_task, &j);
+        t = now_s() - t0;
+        best = t < best ? t : best;
+    }
+    return macs * j.reps * k->n_threads / best / 1e9;
 }
 
 /* ------------------------------------------------------------- convolution */
@@ -282,6 +448,8 @@ int conv3d(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int
         ref_conv3d(c, src, n_out, h, w, replicate, dst);
         return 0;
     }
+    if (k->gemm == GEMM_INT8)
+        return conv3d_int8(k, c, src, n_out, h, w, replicate, dst);
     ConvJob j = { k, c, src, h, w, conv_out_dim(h, c->ks, c->ss), conv_out_dim(w, c->ks, c->ss),
                   replicate, 0, 0, dst };
     int npix = j.ho * j.wo;
@@ -417,6 +585,144 @@ void groupnorm(KernelCtx *k, const float *src, float *dst, int t, int c, int hw,
 {
     GnJob j = { src, dst, t, c, hw, p };
     tp_run(k->pool, p->clip_scope ? p->groups : t * p->groups, gn_task, &j);
+}
+
+/* The int8 path's GroupNorm (groupnorm_fast): sums in 16 float lanes, a
+ * polynomial exp in SiLU (Cephes' expf coefficients, about 2 ulp), so that
+ * GCC vectorises it; compiled for AVX-512 and AVX2 as well. */
+static inline float exp_poly(float x)
+{
+    x = x < -87.f ? -87.f : x > 88.f ? 88.f : x;
+    float n = rintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float q = 1.9875691500E-4f;
+    q = q * r + 1.3981999507E-3f;
+    q = q * r + 8.3334519073E-3f;
+    q = q * r + 4.1665795894E-2f;
+    q = q * r + 1.6666665459E-1f;
+    q = q * r + 5.0000001201E-1f;
+    q = q * r * r + r + 1.f;
+    union {
+        int32_t i;
+        float f;
+    } e;
+    e.i = ((int32_t)n + 127) << 23;
+    return q * e.f;
+}
+
+#define DEF_GN_STATS(NAME, ATTR)                                                          \
+    ATTR static void NAME(const float *restrict v, int n, double *sum, double *sq, float mean) \
+    {                                                                                     \
+        float a[16] = { 0 }, b[16] = { 0 };                                               \
+        int i = 0;                                                                        \
+        for (; i + 16 <= n; i += 16)                                                      \
+            for (int l = 0; l < 16; l++) {                                                \
+                float d = v[i + l] - mean;                                                \
+                a[l] += d;                                                                \
+                b[l] += d * d;                                                            \
+            }                                                                             \
+        double s = 0, q = 0;                                                              \
+        for (int l = 0; l < 16; l++) {                                                    \
+            s += a[l];                                                                    \
+            q += b[l];                                                                    \
+        }                                                                                 \
+        for (; i < n; i++) {                                                              \
+            float d = v[i] - mean;                                                        \
+            s += d;                                                                       \
+            q += (double)d * d;                                                           \
+        }                                                                                 \
+        *sum += s;                                                                        \
+        *sq += q;                                                                         \
+    }
+#define DEF_GN_APPLY(NAME, ATTR)                                                                  \
+    ATTR static void NAME(const float *restrict v, float *o, int n, float a, float b, int act)    \
+    {                                                                                             \
+        if (act)                                                                                  \
+            for (int i = 0; i < n; i++) {                                                         \
+                float y = v[i] * a + b;                                                           \
+                o[i] = y / (1.f + exp_poly(-y));                                                  \
+            }                                                                                     \
+        else                                                                                      \
+            for (int i = 0; i < n; i++)                                                           \
+                o[i] = v[i] * a + b;                                                              \
+    }
+
+DEF_GN_STATS(gn_stats_c, )
+DEF_GN_APPLY(gn_apply_c, )
+#ifdef ARG_X86_DISPATCH
+DEF_GN_STATS(gn_stats_avx2, __attribute__((target("avx2,fma"))))
+DEF_GN_APPLY(gn_apply_avx2, __attribute__((target("avx2,fma"))))
+DEF_GN_STATS(gn_stats_avx512, __attribute__((target("avx512f"))))
+DEF_GN_APPLY(gn_apply_avx512, __attribute__((target("avx512f"))))
+#endif
+
+typedef void (*GnStatsFn)(const float *, int, double *, double *, float);
+typedef void (*GnApplyFn)(const float *, float *, int, float, float, int);
+
+typedef struct GnFastJob {
+    GnJob g;
+    GnStatsFn stats;
+    GnApplyFn apply;
+} GnFastJob;
+
+/* as gn_group, in one pass over the group for the statistics: sums of
+ * x - x0 and (x - x0)^2 around one of the group's values x0 (so that a
+ * mean far from 0 costs no precision), then the output */
+static void gn_group_fast(const GnFastJob *fj, int t0, int t1, int g)
+{
+    const GnJob *j = &fj->g;
+    const GnParams *p = j->p;
+    int cg = j->c / p->groups;
+    size_t frame = (size_t)j->c * j->hw;
+    double n = (double)(t1 - t0) * cg * j->hw, sum = 0, sq = 0;
+    const float x0 = j->x[t0 * frame + (size_t)g * cg * j->hw];
+    for (int t = t0; t < t1; t++)
+        for (int ch = g * cg; ch < (g + 1) * cg; ch++)
+            fj->stats(j->x + t * frame + (size_t)ch * j->hw, j->hw, &sum, &sq, x0);
+    double dm = sum / n;
+    float mean = (float)(x0 + dm);
+    double var = sq / n - dm * dm;
+    float rstd = (float)(1.0 / sqrt((var > 0 ? var : 0) + p->eps));
+    for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
+        float a = rstd * (p->weight ? p->weight[ch] : 1.f);
+        float b = (p->bias ? p->bias[ch] : 0.f) - mean * a;
+        if (p->scale) {
+            b = b * p->scale[ch] + p->shift[ch];
+            a = a * p->scale[ch];
+        }
+        for (int t = t0; t < t1; t++)
+            fj->apply(j->x + t * frame + (size_t)ch * j->hw, j->y + t * frame + (size_t)ch * j->hw, j->hw, a, b,
+                      p->silu);
+    }
+}
+
+static void gn_fast_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    GnFastJob *fj = arg;
+    if (fj->g.p->clip_scope) {
+        gn_group_fast(fj, 0, fj->g.t, task);
+    } else {
+        int t = task / fj->g.p->groups;
+        gn_group_fast(fj, t, t + 1, task % fj->g.p->groups);
+    }
+}
+
+void groupnorm_fast(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p)
+{
+    GnFastJob fj = { { src, dst, t, c, hw, p }, gn_stats_c, gn_apply_c };
+#ifdef ARG_X86_DISPATCH
+    const char *cap = getenv("ARG_SIMD");
+    int level = cap && !strcmp(cap, "generic") ? 0 : cap && !strcmp(cap, "avx2") ? 1 : 2;
+    if (level >= 2 && __builtin_cpu_supports("avx512f")) {
+        fj.stats = gn_stats_avx512;
+        fj.apply = gn_apply_avx512;
+    } else if (level >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        fj.stats = gn_stats_avx2;
+        fj.apply = gn_apply_avx2;
+    }
+#endif
+    tp_run(k->pool, p->clip_scope ? p->groups : t * p->groups, gn_fast_task, &fj);
 }
 
 void ref_groupnorm(float *x, int t, int c, int hw, const GnParams *p)

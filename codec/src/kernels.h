@@ -8,38 +8,93 @@
 #include "threadpool.h"
 
 #define ARG_MR 6   /* rows of the packed weight panels */
+#define ARG_MR8 12 /* rows of the packed int8 weight panels */
+#define ARG_NR8 32 /* columns (output pixels) of one int8 microkernel call */
 
 typedef struct ConvW {
     int ci, co, kt, ks, st, ss;   /* kernel (kt, ks, ks), stride (st, ss, ss) */
     int K;                        /* ci * kt * ks * ks */
     const float *w;               /* [co][ci][kt][ks][ks] */
     const float *bias;            /* [co] or NULL */
-    float *wpack;                 /* [ceil(co/MR)][K][MR], zero-padded */
+    float *wpack;                 /* [ceil(co/MR)][K][MR], zero-padded, followed
+                                     by the int8 arrays (conv_q8) */
 } ConvW;
+
+/* The int8 weights of a packed convolution, stored after wpack's floats:
+ * qscale[co] per-output-channel scales, qsum[co] the sums over k of the
+ * int8 weights, qpack [ceil(co/MR8)][K4][MR8][4], zero-padded, with
+ * K4 = taps * ci4 (taps = kt*ks*ks, ci4 = ceil(ci/4)): row k4 = tap * ci4 + g
+ * holds input channels 4g..4g+3 of one tap, matching activations stored as
+ * [ci4][h][w][4] bytes. */
+typedef struct ConvQ8 {
+    int K4;
+    const float *qscale;
+    const int32_t *qsum;
+    const int8_t *qpack;
+} ConvQ8;
+
+static inline ConvQ8 conv_q8(const ConvW *c)
+{
+    ConvQ8 q;
+    q.K4 = c->kt * c->ks * c->ks * ((c->ci + 3) / 4);
+    q.qscale = c->wpack + (size_t)((c->co + ARG_MR - 1) / ARG_MR) * c->K * ARG_MR;
+    q.qsum = (const int32_t *)(const void *)(q.qscale + c->co);
+    q.qpack = (const int8_t *)(const void *)(q.qsum + c->co);
+    return q;
+}
 
 static inline int conv_out_dim(int n, int k, int s)
 {
     return (n + 2 * (k / 2) - k) / s + 1;
 }
 
-/* Pack c->w into c->wpack (allocated here). Returns 0 or -ENOMEM. */
+/* Pack c->w into c->wpack (allocated here), followed by its symmetric
+ * per-channel int8 quantisation (conv_q8; free(wpack) frees all). Returns 0
+ * or -ENOMEM. */
 int conv_pack(ConvW *c);
 
-enum { GEMM_REF = 1, GEMM_BUILTIN = 2, GEMM_BLAS = 3 };
+enum { GEMM_REF = 1, GEMM_BUILTIN = 2, GEMM_BLAS = 3, GEMM_INT8 = 4 };
 
+/* The path ARG_GEMM_AUTO stands for, by a rule that gives the same pixels
+ * on every run of a machine: the encoder takes the builtin float GEMM
+ * (faster than OpenBLAS in argbench --table on the default model), the
+ * decoder the int8 path when the CPU has AVX2 or AVX-512 VNNI (its pixels
+ * are within spec/precision.md's tolerance of the float path), else the
+ * builtin GEMM. With the environment variable ARG_GEMM_AUTO=measure, the
+ * choice follows the calibration instead. rates (may be NULL) receive the
+ * calibration's one-thread GMAC/s of builtin, BLAS and int8 (0 when not
+ * built) on a decoder-shaped convolution, measured once per process. */
+int kctx_auto_gemm(int is_dec, double rates[3]);
 typedef struct KernelCtx {
     TpPool *pool;
     int gemm;                     /* GEMM_* */
     float **col;                  /* per-thread im2col buffers */
     size_t *col_size;             /* floats */
     int n_threads;
+    uint8_t *q8;                  /* int8 path: quantised input frames */
+    size_t q8_size;               /* bytes */
 } KernelCtx;
 
 int kctx_init(KernelCtx *k, int n_threads, int gemm);
 void kctx_free(KernelCtx *k);
 int kctx_have_blas(void);
+/* The machine's peak GMAC/s over k's threads: the float microkernel of
+ * kctx_isa() (int8 0) or the best int8 one (int8 1), each on panels that
+ * stay in the L1/L2 cache (the pool runs one task per thread). */
+double kctx_peak_gmacs(KernelCtx *k, int int8);
 /* Name of the builtin GEMM microkernel picked for this CPU. */
 const char *kctx_isa(void);
+/* Name of the int8 microkernel picked for this CPU (ARG_SIMD caps it too). */
+const char *kctx_isa8(void);
+
+/* int8 microkernels: c[MR8][NR8] = sum over k4 < K4, r < 4 of
+ * a[k4][m][r] * b[k4 * ldb + x][r] in exact int32 (a: signed weights, b:
+ * unsigned activations). All variants give the same result. */
+typedef void (*Micro8Fn)(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c);
+void micro8_c(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c);
+/* The variant for level 0 (C), 1 (AVX2), 2 (AVX-512 VNNI); NULL when the
+ * CPU or the build lacks it. */
+Micro8Fn micro8_get(int level);
 
 /* n_out output frames; output frame o reads src[o*st .. o*st+kt-1] (frames of
  * ci x h x w). dst: n_out frames of co x ho x wo. replicate: pad by edge
@@ -47,6 +102,11 @@ const char *kctx_isa(void);
  * Returns 0 or -ENOMEM. */
 int conv3d(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
            int replicate, float *dst);
+/* The same on the int8 path: the input frames are quantised to u8 with one
+ * scale and zero point over all frames the call reads, the weights are
+ * conv_q8(c), accumulation is exact int32; then scaled back to float. */
+int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
+                int replicate, float *dst);
 void ref_conv3d(const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst);
 
@@ -62,6 +122,10 @@ typedef struct GnParams {
 /* t frames of c x hw from src into dst (dst may be src). */
 void groupnorm(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p);
 void ref_groupnorm(float *x, int t, int c, int hw, const GnParams *p);
+/* The same function vectorised (other float rounding, a polynomial exp in
+ * SiLU): within 1e-5 of ref_groupnorm; the int8 path's norm (the float
+ * paths keep groupnorm, whose bits the conformance vectors fix). */
+void groupnorm_fast(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p);
 
 /* x += y over n floats (threaded) */
 void add_inplace(KernelCtx *k, float *x, const float *y, size_t n);

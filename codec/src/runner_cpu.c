@@ -90,6 +90,9 @@ int runner_open_cpu(NetRunner **out, const ArgModel *m, int is_dec, int h, int w
     c->h = h;
     c->w = w;
     c->max_t = max_t;
+    /* int8 is a decoder path: the encoder's output decides the tokens */
+    if (gemm == GEMM_INT8 && !is_dec)
+        gemm = GEMM_BUILTIN;
     int rc = kctx_init(&c->k, n_threads, gemm);
     if (rc < 0) {
         free(c);
@@ -111,7 +114,10 @@ int runner_open_cpu(NetRunner **out, const ArgModel *m, int is_dec, int h, int w
         return -ENOMEM;
     }
     snprintf(c->base.name, sizeof(c->base.name), "cpu (%s, %d thread%s)",
-             gemm == GEMM_REF ? "reference kernels" : gemm == GEMM_BLAS ? "OpenBLAS sgemm" : kctx_isa(),
+             gemm == GEMM_REF    ? "reference kernels"
+             : gemm == GEMM_BLAS ? "OpenBLAS sgemm"
+             : gemm == GEMM_INT8 ? kctx_isa8()
+                                 : kctx_isa(),
              c->k.n_threads, c->k.n_threads == 1 ? "" : "s");
     *out = &c->base;
     return 0;

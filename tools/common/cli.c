@@ -319,7 +319,8 @@ const CliChoice cli_backend_choices[] = {
 
 const CliChoice cli_gemm_choices[] = {
     { "auto", ARG_GEMM_AUTO }, { "builtin", ARG_GEMM_BUILTIN }, { "blas", ARG_GEMM_BLAS },
-    { "reference", ARG_GEMM_REFERENCE }, { NULL, 0 },
+    { "reference", ARG_GEMM_REFERENCE }, { "int8", ARG_GEMM_INT8 },
+    { NULL, 0 },
 };
 
 int cli_parse_device(const char *arg, void *dest)

@@ -159,7 +159,7 @@ int cli_parse_time(const char *s, double *seconds);
 int cli_parse_bitrate(const char *s, long long *bps);
 
 /* Shared option values: ArgBackend (cpu, vulkan, auto) and ArgGemm (auto,
- * builtin, blas, reference) names, and --device N (stored as N + 1, the
+ * builtin, blas, reference, int8) names, and --device N (stored as N + 1, the
  * ArgSettings.device convention; 0..255). */
 extern const CliChoice cli_backend_choices[];
 extern const CliChoice cli_gemm_choices[];
@@ -176,7 +176,9 @@ int cli_parse_device(const char *arg, void *dest /* int * */);
                    "default: ARG_DEVICE or the best)")
 #define CLI_OPT_GEMM(n_, d_) \
     CLI_OPT_ENUM((n_), (d_), cli_gemm_choices, "KIND", \
-                 "auto (default: OpenBLAS when built with it), builtin,\nblas or reference")
+                 "auto (default: builtin; int8 for the decoder on AVX2\n" \
+                 "or AVX-512 VNNI), builtin, blas, reference or int8\n" \
+                 "(int8 decoder, spec/precision.md)")
 
 /* ------------------------------------------------------------ messages */
 

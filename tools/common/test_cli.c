@@ -299,7 +299,7 @@ static void test_parse_refusals(void)
     REFUSED("-b:a wants a bit rate", "got '-64k'", "-b:a", "-64k");
     /* enums and custom values */
     REFUSED("--mode wants fast or slow", "got 'medium'", "--mode", "medium");
-    REFUSED("--gemm wants auto, builtin, blas or reference", "got 'fast'", "--gemm", "fast");
+    REFUSED("--gemm wants auto, builtin, blas, reference or int8", "got 'fast'", "--gemm", "fast");
     REFUSED("--backend wants cpu, vulkan or auto", "got 'gpu'", "--backend", "gpu");
     REFUSED("--device wants a device number 0..255", "got '256'", "--device", "256");
     REFUSED("--device wants a device number 0..255", "got '-1'", "--device", "-1");

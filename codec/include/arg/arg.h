@@ -68,10 +68,14 @@ ARG_API const ArgModelInfo *arg_model_info(const ArgModel *model);
 /* ------------------------------------------------------------- settings */
 
 enum ArgGemm {
-    ARG_GEMM_AUTO = 0,     /* OpenBLAS when built with it (faster in argbench), else builtin */
+    ARG_GEMM_AUTO = 0,     /* the fastest by argbench --table: the encoder the builtin GEMM, the
+                              decoder int8 on CPUs with AVX2 or AVX-512 VNNI (else builtin) */
     ARG_GEMM_REFERENCE,    /* the plain-C reference kernels (slow, for testing) */
     ARG_GEMM_BUILTIN,      /* blocked, vectorised in-tree GEMM */
     ARG_GEMM_BLAS,         /* OpenBLAS sgemm (-ENOTSUP when built without it) */
+    ARG_GEMM_INT8,         /* decoder convolutions in int8 with int32 sums (AVX-512 VNNI, AVX2
+                              or C); pixels within spec/precision.md's tolerance of the float
+                              path; the encoder stays float (builtin) */
 };
 
 enum ArgBackend {
