@@ -255,6 +255,11 @@ def run_segment(model, tokenizer, clip, g, args, res, strips, speed):
                     [ceiling[last_given]] + [pg[c] for c in cols],
                     [ceiling[last_given]] + [pb[c] for c in cols]]
             strips[tname] = (rows, tk.get("px"))
+            os.makedirs(args.strips, exist_ok=True)
+            sp = os.path.join(args.strips, f"poet-{tname}.png")
+            write_grid(sp, rows, boxes=tk.get("px"))
+            print(f"  strip {sp} ({name} GOP {g}; rows: truth / tokenizer ceiling / ARG-Poet / "
+                  "baseline; first column: last given picture)", flush=True)
 
 
 def summarize(out):
@@ -367,12 +372,6 @@ def main(argv=None):
             out["python_seconds_per_latent_frame"] = float(np.mean(speed))
             print(f"  PyTorch twin: {np.mean(speed):.2f} s per generated latent frame "
                   f"({args.threads} threads, last grid {W}x{H})")
-        if strips:
-            os.makedirs(args.strips, exist_ok=True)
-            for tname, (rows, px) in strips.items():
-                p = os.path.join(args.strips, f"poet-{tname}.png")
-                write_grid(p, rows, boxes=px)
-                print(f"  strip {p} (rows: truth / tokenizer ceiling / ARG-Poet / baseline; first column: last given picture)")
     summarize(out)
     if args.json:
         tmp = args.json + ".tmp"
