@@ -41,7 +41,7 @@ static struct {
     int64_t seed;
     Box inpaint, outpaint;
     int bench[2];
-} opt = { .temperature = 1.0, .top_p = 1.0, .from = -1, .seed = 0, .gemm = ARG_GEMM_AUTO, .bench_frames = 4 };
+} opt = { .temperature = 0.5, .top_p = 1.0, .from = -1, .seed = 0, .gemm = ARG_GEMM_AUTO, .bench_frames = 4 };
 
 /* "X,Y,W,H@T0-T1" */
 static int parse_box(const char *arg, void *dest)
@@ -138,7 +138,9 @@ static const CliOpt opts[] = {
                  "print the input's bits per token under the poet next to the range coder's"),
     CLI_OPT_STRING("--poet", &opt.poet, "FILE", "poet model file or name (default " DEFAULT_POET ")"),
     CLI_OPT_INT64("--seed", &opt.seed, 0, INT64_MAX, "N", "random seed (default 0)"),
-    CLI_OPT_DOUBLE("--temperature", &opt.temperature, 0, 100, "T", "sampling temperature; 0 = greedy (default 1)"),
+    CLI_OPT_DOUBLE("--temperature", &opt.temperature, 0, 100, "T",
+                   "sampling temperature; 0 = greedy (default 0.5: from about 0.8\n"
+                   "poet-s8 lets objects dissolve within a second)"),
     CLI_OPT_INT("--top-k", &opt.top_k, 0, 64, "K", "keep the K most probable values of each 6-bit group (0 = all)"),
     CLI_OPT_DOUBLE("--top-p", &opt.top_p, 1e-6, 1, "P", "keep the smallest set of values whose mass reaches P (default 1)"),
     CLI_OPT_INT("--threads", &opt.threads, 0, 256, "N", "worker threads (default 0: all cores)"),
