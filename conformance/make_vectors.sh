@@ -35,7 +35,10 @@ for clip in vtest box cup tree; do
     [ -f "$data/$clip.y4m" ] || die "$data/$clip.y4m is missing (bash scripts/fetch_data.sh)"
 done
 shopt -s nullglob
-model_files=("$models"/*.safetensors)
+model_files=()
+for mf in "$models"/*.safetensors; do
+    case $(basename "$mf") in poet-*) ;; *) model_files+=("$mf") ;; esac  # tokenizers only
+done
 shopt -u nullglob
 [ ${#model_files[@]} -gt 0 ] || die "no model in $models/*.safetensors"
 

@@ -208,7 +208,9 @@ class Arg(Codec):
         if args.models:
             self.models = [m for m in args.models.split(',') if m]
         else:
-            self.models = sorted(glob.glob(os.path.join(ROOT, 'models', '*.safetensors')))
+            # tokenizers only (not the token transformer, poet-*.safetensors)
+            self.models = sorted(m for m in glob.glob(os.path.join(ROOT, 'models', '*.safetensors'))
+                                 if not os.path.basename(m).startswith('poet-'))
         self.stats = {}
 
     def available(self):
