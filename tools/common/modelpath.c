@@ -69,6 +69,35 @@ static int is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* 1 when the safetensors file at p is a token transformer (its header's
+ * metadata says "arg-poet", spec/poet.md), not a tokenizer. The header's
+ * size is checked against the file before it is read; anything unreadable
+ * counts as a tokenizer, for the loader to refuse with its own message. */
+static int is_poet(const char *p)
+{
+    FILE *f = fopen(p, "rb");
+    if (!f)
+        return 0;
+    unsigned char b8[8];
+    int poet = 0;
+    struct stat st;
+    if (fread(b8, 1, 8, f) == 8 && fstat(fileno(f), &st) == 0) {
+        unsigned long long n = 0;
+        for (int i = 7; i >= 0; i--)
+            n = n << 8 | b8[i];
+        if (n > 0 && n <= (1u << 24) && n <= (unsigned long long)st.st_size - 8) {
+            char *h = malloc((size_t)n + 1);
+            if (h && fread(h, 1, (size_t)n, f) == n) {
+                h[n] = 0;
+                poet = strstr(h, "\"arg-poet\"") != NULL;
+            }
+            free(h);
+        }
+    }
+    fclose(f);
+    return poet;
+}
+
 int model_find(const char *name, char *out, size_t outlen)
 {
     /* a path (with a '/'), or a file name in the current folder */
@@ -119,7 +148,7 @@ int model_list(char (*paths)[1024], int max)
             }
             char p[2100];
             snprintf(p, sizeof(p), "%.1000s/%.255s", dirs[i], e->d_name);
-            if (!dup && is_file(p) && strlen(p) < 1024)
+            if (!dup && is_file(p) && strlen(p) < 1024 && !is_poet(p))
                 snprintf(paths[n++], 1024, "%s", p);
         }
         closedir(d);

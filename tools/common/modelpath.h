@@ -10,7 +10,8 @@
  * file in the current folder). Returns 0 and the path in out, or -ENOENT. */
 int model_find(const char *name, char *out, size_t outlen);
 /* List the *.safetensors files found, sorted by name, de-duplicated by
- * file name (earlier folders win). Returns the count (<= max) and fills
+ * file name (earlier folders win), tokenizers only (token transformers,
+ * spec/poet.md, are left out). Returns the count (<= max) and fills
  * paths[i] (each outlen bytes). */
 int model_list(char (*paths)[1024], int max);
 
