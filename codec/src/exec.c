@@ -128,8 +128,8 @@ int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in
         e->seqcap = max_t + 4;
     e->bufcap = maxbuf;
     for (int i = 0; i < 3; i++)
-        e->buf[i] = malloc(maxbuf * sizeof(float));
-    e->zero = calloc(maxframe ? maxframe : 1, sizeof(float));
+        e->buf[i] = arg_alloc_big(maxbuf * sizeof(float));
+    e->zero = calloc(maxframe ? maxframe : 1, sizeof(float)); /* untouched pages read as 0 */
     e->seq = malloc((size_t)e->seqcap * sizeof(float *));
     e->scale = malloc((size_t)maxc * sizeof(float));
     e->shift = malloc((size_t)maxc * sizeof(float));
@@ -138,7 +138,7 @@ int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in
     for (int i = 0; i < net->n_slots; i++) {
         ConvState *c = &e->cs[i];
         if (c->frame) {
-            c->hist = malloc(2 * c->frame * sizeof(float));
+            c->hist = arg_alloc_big(2 * c->frame * sizeof(float));
             if (!c->hist)
                 goto nomem;
         }

@@ -23,13 +23,13 @@
 
 /* ------------------------------------------------------------ microkernels */
 
-void micro8_c(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c)
+void micro8_c(int K4, const int8_t *a, const uint8_t *const *brow, ptrdiff_t off, int32_t *c)
 {
     int32_t acc[MR8][NR8];
     memset(acc, 0, sizeof(acc));
     for (int k = 0; k < K4; k++) {
         const int8_t *ak = a + (size_t)k * MR8 * 4;
-        const uint8_t *bk = b + (size_t)k * ldb * 4;
+        const uint8_t *bk = brow[k] + off;
         for (int m = 0; m < MR8; m++) {
             const int32_t w0 = ak[m * 4], w1 = ak[m * 4 + 1], w2 = ak[m * 4 + 2], w3 = ak[m * 4 + 3];
             for (int x = 0; x < NR8; x++)
@@ -43,7 +43,7 @@ void micro8_c(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t 
 /* 12 rows x 32 pixels: 24 zmm accumulators, two loads of 16 pixels x 4
  * bytes per k4, the weights broadcast from memory. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
-micro8_vnni(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c)
+micro8_vnni(int K4, const int8_t *a, const uint8_t *const *brow, ptrdiff_t off, int32_t *c)
 {
     __m512i c0[MR8], c1[MR8];
 #pragma GCC unroll 12
@@ -52,7 +52,7 @@ micro8_vnni(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c
         c1[m] = _mm512_setzero_si512();
     }
     for (int k = 0; k < K4; k++) {
-        const uint8_t *bk = b + (size_t)k * ldb * 4;
+        const uint8_t *bk = brow[k] + off;
         const int8_t *ak = a + (size_t)k * MR8 * 4;
         __m512i b0 = _mm512_loadu_si512((const void *)bk);
         __m512i b1 = _mm512_loadu_si512((const void *)(bk + 64));
@@ -75,8 +75,8 @@ micro8_vnni(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c
 /* AVX2 has no exact u8 x s8 dot product (vpmaddubsw saturates at int16), so
  * widen to int16 and use vpmaddwd: per 4 rows x 8 pixels, accumulators hold
  * pair sums that one hadd folds at the end. */
-__attribute__((target("avx2"))) static void micro8_avx2(int K4, const int8_t *a, const uint8_t *b,
-                                                        ptrdiff_t ldb, int32_t *c)
+__attribute__((target("avx2"))) static void micro8_avx2(int K4, const int8_t *a,
+                                                        const uint8_t *const *brow, ptrdiff_t off, int32_t *c)
 {
     for (int m0 = 0; m0 < MR8; m0 += 4)
         for (int x0 = 0; x0 < NR8; x0 += 8) {
@@ -84,7 +84,7 @@ __attribute__((target("avx2"))) static void micro8_avx2(int K4, const int8_t *a,
             for (int r = 0; r < 4; r++)
                 lo[r] = hi[r] = _mm256_setzero_si256();
             for (int k = 0; k < K4; k++) {
-                __m256i bv = _mm256_loadu_si256((const __m256i *)(b + ((size_t)k * ldb + x0) * 4));
+                __m256i bv = _mm256_loadu_si256((const __m256i *)(const void *)(brow[k] + off + x0 * 4));
                 __m256i blo = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(bv));
                 __m256i bhi = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(bv, 1));
                 const int8_t *ak = a + ((size_t)k * MR8 + m0) * 4;
@@ -165,6 +165,41 @@ __attribute__((target("avx512f"))) static void minmax_avx512(const float *restri
 }
 #endif
 
+/* ---------------------------------------------------------------- epilogue */
+
+/* rows of NR8 sums -> d[r * dstride + x] = (float)(cb - corr[r]) * s[r] + bias[r]
+ * for x < nn: one multiply and one add, never fused, on every path */
+static void epi8_c(const int32_t *cb, int rows, const int32_t *corr, const float *s, const float *bias, float *d,
+                   size_t dstride, int nn)
+{
+    for (int r = 0; r < rows; r++)
+        for (int x = 0; x < nn; x++)
+            d[r * dstride + x] = (float)(cb[r * NR8 + x] - corr[r]) * s[r] + bias[r];
+}
+
+typedef void (*Epi8Fn)(const int32_t *, int, const int32_t *, const float *, const float *, float *, size_t, int);
+static Epi8Fn g_epi8 = epi8_c;
+
+#ifdef ARG_X86_DISPATCH
+__attribute__((target("avx512f"))) static void epi8_avx512(const int32_t *cb, int rows, const int32_t *corr,
+                                                           const float *s, const float *bias, float *d,
+                                                           size_t dstride, int nn)
+{
+    const __mmask16 m0 = nn >= 16 ? 0xFFFF : (__mmask16)((1u << nn) - 1);
+    const __mmask16 m1 = nn >= 32 ? 0xFFFF : nn <= 16 ? 0 : (__mmask16)((1u << (nn - 16)) - 1);
+    for (int r = 0; r < rows; r++) {
+        __m512i c = _mm512_set1_epi32(corr[r]);
+        __m512 sv = _mm512_set1_ps(s[r]), bv = _mm512_set1_ps(bias[r]);
+        for (int h = 0; h < 2; h++) {
+            __m512i a = _mm512_loadu_si512((const void *)(cb + r * NR8 + h * 16));
+            __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(a, c));
+            v = _mm512_add_ps(_mm512_mul_ps(v, sv), bv);
+            _mm512_mask_storeu_ps(d + r * dstride + h * 16, h ? m1 : m0, v);
+        }
+    }
+}
+#endif
+
 typedef void (*Quant4Fn)(const float *, const float *, const float *, const float *, uint32_t *, size_t, float,
                          float);
 typedef void (*MinmaxFn)(const float *, size_t, float *, float *);
@@ -209,6 +244,7 @@ static void pick_micro8(void)
             if (level == 2) {
                 g_quant4 = quant4_avx512;
                 g_minmax = minmax_avx512;
+                g_epi8 = epi8_avx512;
             } else if (level == 1) {
                 g_quant4 = quant4_avx2;
                 g_minmax = minmax_avx2;
@@ -227,36 +263,62 @@ const char *kctx_isa8(void)
 }
 
 
+/* Quantised frames are padded: per group of 4 channels a plane of
+ * hp x wp words (hp = h + 2 pad, wp = w + 2 pad, pad = ks / 2) whose border
+ * holds the padding (the byte zp, or the edge words when replicating), so
+ * the convolution reads every tap without bounds checks; QSLACK words after
+ * the last plane absorb the over-read of a tile past the end of a row. */
+#define QSLACK NR8
+
+typedef struct QGeom {
+    int h, w, pad, hp, wp;
+    size_t plane;              /* words per group plane */
+    size_t frame;              /* words per frame, slack included */
+} QGeom;
+
+static QGeom qgeom(int ci, int h, int w, int ks)
+{
+    QGeom g;
+    g.h = h;
+    g.w = w;
+    g.pad = ks / 2;
+    g.hp = h + 2 * g.pad;
+    g.wp = w + 2 * g.pad;
+    g.plane = (size_t)g.hp * g.wp;
+    g.frame = (size_t)((ci + 3) / 4) * g.plane + QSLACK;
+    return g;
+}
+
 typedef struct Q8Job {
-    const float *const *src;   /* distinct input frames, ci x hw floats */
-    uint32_t *const *dst;      /* their quantised copies, ci4 x hw words */
-    int ci, ci4;
-    size_t hw, chunk;
-    int nchunk;                /* chunks per channel group */
+    const float *const *src;   /* distinct input frames, ci x h x w floats */
+    uint32_t *const *dst;      /* their padded quantised copies (QGeom) */
+    QGeom g;
+    int ci, ci4, replicate;
+    int rows, nchunk;          /* rows per task, chunks per group plane */
     float *mn, *mx;            /* per task */
     float inv, zp;
 } Q8Job;
 
-/* task = (frame, channel group, pixel chunk) */
-static void q8_span(const Q8Job *j, int task, int *f, int *g, size_t *b, size_t *e)
+/* task = (frame, channel group, chunk of rows) */
+static void q8_span(const Q8Job *j, int task, int *f, int *g, int *y0, int *y1)
 {
     int per_frame = j->ci4 * j->nchunk;
     *f = task / per_frame;
     *g = task % per_frame / j->nchunk;
-    *b = (size_t)(task % j->nchunk) * j->chunk;
-    *e = *b + j->chunk < j->hw ? *b + j->chunk : j->hw;
+    *y0 = task % j->nchunk * j->rows;
+    *y1 = *y0 + j->rows < j->g.h ? *y0 + j->rows : j->g.h;
 }
 
 static void minmax_task(void *arg, int task, int thread)
 {
     (void)thread;
     Q8Job *j = arg;
-    int f, g;
-    size_t b, e;
-    q8_span(j, task, &f, &g, &b, &e);
+    int f, g, y0, y1;
+    q8_span(j, task, &f, &g, &y0, &y1);
     float mn = 0.f, mx = 0.f; /* the range always holds 0 (the padding) */
+    size_t hw = (size_t)j->g.h * j->g.w, b = (size_t)y0 * j->g.w, e = (size_t)y1 * j->g.w;
     for (int r = 0; r < 4 && g * 4 + r < j->ci; r++)
-        g_minmax(j->src[f] + (size_t)(g * 4 + r) * j->hw + b, e - b, &mn, &mx);
+        g_minmax(j->src[f] + (size_t)(g * 4 + r) * hw + b, e - b, &mn, &mx);
     j->mn[task] = mn;
     j->mx[task] = mx;
 }
@@ -265,25 +327,49 @@ static void quant_task(void *arg, int task, int thread)
 {
     (void)thread;
     Q8Job *j = arg;
-    int f, g;
-    size_t b, e;
-    q8_span(j, task, &f, &g, &b, &e);
+    int f, g, y0, y1;
+    q8_span(j, task, &f, &g, &y0, &y1);
     static const float zeros[256];
+    const QGeom *q = &j->g;
+    const int w = q->w, pad = q->pad, wp = q->wp;
+    const size_t hw = (size_t)q->h * w;
+    const uint32_t zpw = (uint32_t)j->zp * 0x01010101u;
     const float *x[4];
     for (int r = 0; r < 4; r++)
-        x[r] = g * 4 + r < j->ci ? j->src[f] + (size_t)(g * 4 + r) * j->hw : NULL;
-    uint32_t *out = j->dst[f] + (size_t)g * j->hw;
-    if (x[3]) {
-        g_quant4(x[0] + b, x[1] + b, x[2] + b, x[3] + b, out + b, e - b, j->inv, j->zp);
-        return;
+        x[r] = g * 4 + r < j->ci ? j->src[f] + (size_t)(g * 4 + r) * hw : NULL;
+    uint32_t *plane = j->dst[f] + (size_t)g * q->plane;
+    for (int y = y0; y < y1; y++) {
+        uint32_t *out = plane + (size_t)(y + pad) * wp + pad;
+        size_t row = (size_t)y * w;
+        if (x[3]) {
+            g_quant4(x[0] + row, x[1] + row, x[2] + row, x[3] + row, out, (size_t)w, j->inv, j->zp);
+        } else {
+            /* a partial group: missing channels quantise zeros (their weights are 0) */
+            for (int i = 0; i < w; i += 256) {
+                size_t n = w - i < 256 ? (size_t)(w - i) : 256;
+                const float *y4[4];
+                for (int r = 0; r < 4; r++)
+                    y4[r] = x[r] ? x[r] + row + i : zeros;
+                g_quant4(y4[0], y4[1], y4[2], y4[3], out + i, n, j->inv, j->zp);
+            }
+        }
+        for (int i = 0; i < pad; i++) {
+            out[-1 - i] = j->replicate ? out[0] : zpw;
+            out[w + i] = j->replicate ? out[w - 1] : zpw;
+        }
     }
-    /* a partial group: missing channels quantise zeros (their weights are 0) */
-    for (size_t i = b; i < e; i += 256) {
-        size_t n = e - i < 256 ? e - i : 256;
-        const float *y[4];
-        for (int r = 0; r < 4; r++)
-            y[r] = x[r] ? x[r] + i : zeros;
-        g_quant4(y[0], y[1], y[2], y[3], out + i, n, j->inv, j->zp);
+    /* the border rows, after the edge rows they may copy */
+    for (int i = 0; i < pad; i++) {
+        if (y0 == 0) {
+            uint32_t *r = plane + (size_t)(pad - 1 - i) * wp;
+            for (int x0 = 0; x0 < wp; x0++)
+                r[x0] = j->replicate ? r[(size_t)(i + 1) * wp + x0] : zpw;
+        }
+        if (y1 == q->h) {
+            uint32_t *r = plane + (size_t)(q->h + pad + i) * wp;
+            for (int x0 = 0; x0 < wp; x0++)
+                r[x0] = j->replicate ? r[x0 - (ptrdiff_t)(i + 1) * wp] : zpw;
+        }
     }
 }
 
@@ -292,12 +378,16 @@ static void quant_task(void *arg, int task, int thread)
 typedef struct Conv8Job {
     const ConvW *c;
     ConvQ8 q;
-    const uint8_t *const *src;  /* per seq frame */
-    int h, w, ho, wo, replicate;
-    int nt, ntiles;
-    uint32_t zp;
-    float sa;
-    float **col;                /* per-thread panels, used as bytes */
+    QGeom g;
+    const uint8_t *const *src;  /* per seq frame, padded (QGeom) */
+    int ho, wo;
+    int direct;                 /* stride 1: the kernel reads the frames */
+    const uint8_t **brow;       /* direct: n_out x K4 row pointers; else per thread */
+    int nt, ntiles;             /* im2col: pixels per panel, panels per frame */
+    int rows, rtasks;           /* direct: output rows per task, tasks per frame */
+    const int32_t *corr;        /* per output channel: zp * qsum */
+    const float *scale, *bias;  /* per output channel: qscale * sa, bias or 0 */
+    float **col;                /* im2col: per-thread panels, used as bytes */
     Micro8Fn micro;
     float *dst;
 } Conv8Job;
@@ -307,94 +397,70 @@ static inline int clampi(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* im2col row k4 = tap * ci4 + g (words of input channels 4g..4g+3) for
- * output pixels [p0, p0+n) of frame o, then zero words up to nt */
+/* one block of NR8 output pixels (nn valid) through every output channel */
+static void conv8_block(const Conv8Job *j, const uint8_t *const *brow, ptrdiff_t off, float *d, size_t npix,
+                        int nn)
+{
+    const ConvW *c = j->c;
+    int32_t cbuf[MR8 * NR8];
+    for (int m0 = 0; m0 < c->co; m0 += MR8) {
+        j->micro(j->q.K4, j->q.qpack + (size_t)(m0 / MR8) * j->q.K4 * MR8 * 4, brow, off, cbuf);
+        int rows = c->co - m0 < MR8 ? c->co - m0 : MR8;
+        g_epi8(cbuf, rows, j->corr + m0, j->scale + m0, j->bias + m0, d + (size_t)m0 * npix, npix, nn);
+    }
+}
+
+/* stride 1: row k4 = tap * ci4 + g of output pixel (oy, ox) is the padded
+ * frame's word (oy + dy, ox + dx) of plane g */
+static void direct8_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    const Conv8Job *j = arg;
+    int o = task / j->rtasks, y0 = task % j->rtasks * j->rows;
+    int y1 = y0 + j->rows < j->ho ? y0 + j->rows : j->ho;
+    size_t npix = (size_t)j->ho * j->wo;
+    const uint8_t *const *brow = j->brow + (size_t)o * j->q.K4;
+    float *dst = j->dst + (size_t)o * j->c->co * npix;
+    for (int oy = y0; oy < y1; oy++)
+        for (int ox = 0; ox < j->wo; ox += NR8) {
+            int nn = j->wo - ox < NR8 ? j->wo - ox : NR8;
+            conv8_block(j, brow, ((ptrdiff_t)oy * j->g.wp + ox) * 4, dst + (size_t)oy * j->wo + ox, npix, nn);
+        }
+}
+
+/* other strides: gather row k4 for output pixels [p0, p0+n) of frame o,
+ * then zero words up to nt */
 static void gather32(const Conv8Job *j, int o, int k4, int p0, int n, uint32_t *row)
 {
     const ConvW *c = j->c;
-    const int ks = c->ks, pad = ks / 2, ss = c->ss, h = j->h, w = j->w, wo = j->wo;
+    const int ks = c->ks, ss = c->ss, wo = j->wo, wp = j->g.wp;
     const int ci4 = (c->ci + 3) / 4, tap = k4 / ci4, g = k4 % ci4;
-    const uint32_t zp = j->zp * 0x01010101u;
     int dx = tap % ks, dy = tap / ks % ks, dt = tap / (ks * ks);
-    const uint32_t *srcp = (const uint32_t *)(const void *)j->src[o * c->st + dt] + (size_t)g * h * w;
-    int p = p0, q = 0;
-    while (q < n) {
-        int oy = p / wo, ox = p % wo;
-        int len = wo - ox;
-        if (len > n - q)
-            len = n - q;
-        int iy = oy * ss + dy - pad;
-        uint32_t *out = row + q;
-        if (iy < 0 || iy >= h) {
-            if (!j->replicate) {
-                for (int i = 0; i < len; i++)
-                    out[i] = zp;
-                p += len;
-                q += len;
-                continue;
-            }
-            iy = clampi(iy, 0, h - 1);
-        }
-        const uint32_t *in = srcp + (size_t)iy * w;
-        int ix0 = ox * ss + dx - pad;
-        int i = 0;
-        while (i < len && ix0 + i * ss < 0) {
-            out[i] = j->replicate ? in[0] : zp;
-            i++;
-        }
-        int iend = len;
-        while (iend > i && ix0 + (iend - 1) * ss >= w)
-            iend--;
-        if (ss == 1) {
-            memcpy(out + i, in + ix0 + i, (size_t)(iend - i) * 4);
-        } else {
-            for (int x = i; x < iend; x++)
-                out[x] = in[ix0 + x * ss];
-        }
-        for (i = iend; i < len; i++)
-            out[i] = j->replicate ? in[w - 1] : zp;
-        p += len;
-        q += len;
+    const uint32_t *plane = (const uint32_t *)(const void *)j->src[o * c->st + dt] + (size_t)g * j->g.plane;
+    for (int q = 0; q < n; q++) {
+        int oy = (p0 + q) / wo, ox = (p0 + q) % wo;
+        row[q] = plane[(size_t)(oy * ss + dy) * wp + ox * ss + dx];
     }
     if (n < j->nt)
         memset(row + n, 0, (size_t)(j->nt - n) * 4);
 }
 
-static void im2col8_tile(const Conv8Job *j, int o, int p0, int n, uint8_t *col)
+static void im2col8_task(void *arg, int task, int thread)
 {
-    uint32_t *c32 = (uint32_t *)(void *)col;
-    for (int k4 = 0; k4 < j->q.K4; k4++)
-        gather32(j, o, k4, p0, n, c32 + (size_t)k4 * j->nt);
-}
-
-static void conv8_task(void *arg, int task, int thread)
-{
-    Conv8Job *j = arg;
-    const ConvW *c = j->c;
+    const Conv8Job *j = arg;
     int o = task / j->ntiles, tile = task % j->ntiles;
-    int npix = j->ho * j->wo;
+    size_t npix = (size_t)j->ho * j->wo;
     int p0 = tile * j->nt;
-    int n = npix - p0 < j->nt ? npix - p0 : j->nt;
+    int n = (int)npix - p0 < j->nt ? (int)npix - p0 : j->nt;
     uint8_t *col = (uint8_t *)j->col[thread];
-    float *dst = j->dst + (size_t)o * c->co * npix;
-    im2col8_tile(j, o, p0, n, col);
-    int32_t cbuf[MR8 * NR8];
-    int mblocks = (c->co + MR8 - 1) / MR8;
-    for (int nb = 0; nb < n; nb += NR8) {
-        int nn = n - nb < NR8 ? n - nb : NR8;
-        for (int mb = 0; mb < mblocks; mb++) {
-            j->micro(j->q.K4, j->q.qpack + (size_t)mb * j->q.K4 * MR8 * 4, col + (size_t)nb * 4, j->nt, cbuf);
-            int m1 = mb * MR8 + MR8 < c->co ? mb * MR8 + MR8 : c->co;
-            for (int m = mb * MR8; m < m1; m++) {
-                const float s = j->q.qscale[m] * j->sa, bias = c->bias ? c->bias[m] : 0.f;
-                const int32_t corr = (int32_t)j->zp * j->q.qsum[m];
-                const int32_t *cb = cbuf + (m - mb * MR8) * NR8;
-                float *d = dst + (size_t)m * npix + p0 + nb;
-                for (int x = 0; x < nn; x++)
-                    d[x] = (float)(cb[x] - corr) * s + bias;
-            }
-        }
+    const uint8_t **brow = j->brow + (size_t)thread * j->q.K4;
+    for (int k4 = 0; k4 < j->q.K4; k4++) {
+        gather32(j, o, k4, p0, n, (uint32_t *)(void *)(col + (size_t)k4 * j->nt * 4));
+        brow[k4] = col + (size_t)k4 * j->nt * 4;
     }
+    float *dst = j->dst + (size_t)o * j->c->co * npix + p0;
+    for (int nb = 0; nb < n; nb += NR8)
+        conv8_block(j, brow, (ptrdiff_t)nb * 4, dst + nb, npix, n - nb < NR8 ? n - nb : NR8);
 }
 
 int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
@@ -404,23 +470,32 @@ int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out
     if (n_out <= 0)
         return 0;
     int n_in = (n_out - 1) * c->st + c->kt;
-    /* distinct frames (the zero frame and replicated frames repeat) */
     const int ci4 = (c->ci + 3) / 4;
-    const size_t hw = (size_t)h * w, qframe = (size_t)ci4 * hw * 4;
+    const QGeom geo = qgeom(c->ci, h, w, c->ks);
+    const size_t qbytes = geo.frame * 4;
+    const ConvQ8 cq = conv_q8(c);
+    const int direct = c->ss == 1;
+    const size_t nrow = (size_t)(direct ? n_out : k->n_threads) * cq.K4;
+    /* distinct frames (the zero frame and replicated frames repeat) */
     const float **uniq = malloc((size_t)n_in * sizeof(*uniq));
     int *map = malloc((size_t)n_in * sizeof(int));
     const uint8_t **qseq = malloc((size_t)n_in * sizeof(*qseq));
     uint32_t **qdst = malloc((size_t)n_in * sizeof(*qdst));
+    const uint8_t **brow = malloc(nrow * sizeof(*brow));
+    int32_t *corr = malloc((size_t)c->co * sizeof(int32_t));
+    float *scale = malloc((size_t)c->co * 2 * sizeof(float));
     Q8Job q = { 0 };
+    q.g = geo;
     q.ci = c->ci;
     q.ci4 = ci4;
-    q.hw = hw;
-    q.nchunk = (int)((hw + 16383) / 16384);
-    q.chunk = (hw + (size_t)q.nchunk - 1) / (size_t)q.nchunk;
+    q.replicate = replicate;
+    q.rows = w < 16384 ? 16384 / w : 1;
+    q.rows = q.rows < h ? q.rows : h;
+    q.nchunk = (h + q.rows - 1) / q.rows;
     q.mn = malloc((size_t)n_in * ci4 * q.nchunk * sizeof(float));
     q.mx = malloc((size_t)n_in * ci4 * q.nchunk * sizeof(float));
     int rc = -ENOMEM;
-    if (!uniq || !map || !qseq || !qdst || !q.mn || !q.mx)
+    if (!uniq || !map || !qseq || !qdst || !brow || !corr || !scale || !q.mn || !q.mx)
         goto out;
     int nu = 0;
     for (int i = 0; i < n_in; i++) {
@@ -431,15 +506,16 @@ int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out
             uniq[nu++] = src[i];
         map[i] = u;
     }
-    if (k->q8_size < (size_t)nu * qframe) {
+    if (k->q8_size < (size_t)nu * qbytes) {
         free(k->q8);
-        k->q8 = malloc((size_t)nu * qframe);
-        k->q8_size = k->q8 ? (size_t)nu * qframe : 0;
+        k->q8 = arg_alloc_big((size_t)nu * qbytes);
+        k->q8_size = k->q8 ? (size_t)nu * qbytes : 0;
         if (!k->q8)
             goto out;
+        memset(k->q8, 0, k->q8_size); /* the slack is read, never used */
     }
     for (int u = 0; u < nu; u++)
-        qdst[u] = (uint32_t *)(void *)(k->q8 + (size_t)u * qframe);
+        qdst[u] = (uint32_t *)(void *)(k->q8 + (size_t)u * qbytes);
     for (int i = 0; i < n_in; i++)
         qseq[i] = (const uint8_t *)qdst[map[i]];
     q.src = uniq;
@@ -459,32 +535,69 @@ int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out
     q.inv = 1.f / sa;
     tp_run(k->pool, ntask, quant_task, &q);
 
-    Conv8Job j = { c, conv_q8(c), qseq, h, w, conv_out_dim(h, c->ks, c->ss), conv_out_dim(w, c->ks, c->ss),
-                   replicate, 0, 0, (uint32_t)zp, sa, k->col, g_micro8, dst };
-    int npix = j.ho * j.wo;
-    int nt = COL8_BUDGET / (j.q.K4 * 4) / NR8 * NR8;
-    nt = clampi(nt, NR8, 512);
-    while (nt > NR8 && (long)n_out * ((npix + nt - 1) / nt) < 16)
-        nt -= NR8;
-    j.nt = nt;
-    j.ntiles = (npix + nt - 1) / nt;
-    size_t need = ((size_t)j.q.K4 * 4 * nt + sizeof(float) - 1) / sizeof(float);
-    for (int i = 0; i < k->n_threads; i++) {
-        if (k->col_size[i] < need) {
-            float *p = realloc(k->col[i], need * sizeof(float));
-            if (!p)
-                goto out;
-            k->col[i] = p;
-            k->col_size[i] = need;
-        }
+    float *bias = scale + c->co;
+    for (int m = 0; m < c->co; m++) {
+        scale[m] = cq.qscale[m] * sa;
+        bias[m] = c->bias ? c->bias[m] : 0.f;
+        corr[m] = (int32_t)zp * cq.qsum[m];
     }
-    tp_run(k->pool, n_out * j.ntiles, conv8_task, &j);
+    Conv8Job j = { 0 };
+    j.c = c;
+    j.q = cq;
+    j.g = geo;
+    j.src = qseq;
+    j.ho = conv_out_dim(h, c->ks, c->ss);
+    j.wo = conv_out_dim(w, c->ks, c->ss);
+    j.direct = direct;
+    j.brow = brow;
+    j.corr = corr;
+    j.scale = scale;
+    j.bias = bias;
+    j.col = k->col;
+    j.micro = g_micro8;
+    j.dst = dst;
+    if (direct) {
+        for (int o = 0; o < n_out; o++)
+            for (int k4 = 0; k4 < cq.K4; k4++) {
+                int tap = k4 / ci4, g = k4 % ci4;
+                int dx = tap % c->ks, dy = tap / c->ks % c->ks, dt = tap / (c->ks * c->ks);
+                brow[(size_t)o * cq.K4 + k4] =
+                    qseq[o * c->st + dt] + ((size_t)g * geo.plane + (size_t)dy * geo.wp + dx) * 4;
+            }
+        /* about 8 tasks per thread over the call */
+        int want = 8 * k->n_threads;
+        j.rows = clampi(n_out * j.ho / want, 1, j.ho);
+        j.rtasks = (j.ho + j.rows - 1) / j.rows;
+        tp_run(k->pool, n_out * j.rtasks, direct8_task, &j);
+    } else {
+        int npix = j.ho * j.wo;
+        int nt = COL8_BUDGET / (cq.K4 * 4) / NR8 * NR8;
+        nt = clampi(nt, NR8, 512);
+        while (nt > NR8 && (long)n_out * ((npix + nt - 1) / nt) < 16)
+            nt -= NR8;
+        j.nt = nt;
+        j.ntiles = (npix + nt - 1) / nt;
+        size_t need = ((size_t)cq.K4 * 4 * nt + sizeof(float) - 1) / sizeof(float);
+        for (int i = 0; i < k->n_threads; i++) {
+            if (k->col_size[i] < need) {
+                float *p = realloc(k->col[i], need * sizeof(float));
+                if (!p)
+                    goto out;
+                k->col[i] = p;
+                k->col_size[i] = need;
+            }
+        }
+        tp_run(k->pool, n_out * j.ntiles, im2col8_task, &j);
+    }
     rc = 0;
 out:
     free(uniq);
     free(map);
     free(qseq);
     free(qdst);
+    free(brow);
+    free(corr);
+    free(scale);
     free(q.mn);
     free(q.mx);
     return rc;

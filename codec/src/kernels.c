@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #ifdef ARG_HAVE_BLAS
 #include <cblas.h>
@@ -132,6 +135,21 @@ int kctx_init(KernelCtx *k, int n_threads, int gemm)
         return -ENOMEM;
     }
     return 0;
+}
+
+void *arg_alloc_big(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < 2 * huge)
+        return malloc(bytes ? bytes : 1);
+    size_t n = (bytes + huge - 1) / huge * huge;
+    void *p = NULL;
+    if (posix_memalign(&p, huge, n) != 0)
+        return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    madvise(p, n, MADV_HUGEPAGE); /* advice only: without THP it fails, harmlessly */
+#endif
+    return p;
 }
 
 void kctx_free(KernelCtx *k)
@@ -279,10 +297,15 @@ static void peak_task(void *arg, int task, int thread)
         Micro8Fn f = micro8_get(2) ? micro8_get(2) : micro8_get(1) ? micro8_get(1) : micro8_c;
         int8_t *a = calloc((size_t)KP * ARG_MR8 * 4, 1);
         uint8_t *b = calloc((size_t)KP * ARG_NR8 * 4, 1);
+        const uint8_t **brow = malloc(KP * sizeof(*brow));
         int32_t c[ARG_MR8 * ARG_NR8];
-        if (a && b)
+        if (a && b && brow) {
+            for (int k4 = 0; k4 < KP; k4++)
+                brow[k4] = b + (size_t)k4 * ARG_NR8 * 4;
             for (int r = 0; r < j->reps; r++)
-                f(KP, a, b, ARG_NR8, c);
+                f(KP, a, brow, 0, c);
+        }
+        free(brow);
         free(a);
         free(b);
     } else {

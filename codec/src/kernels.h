@@ -75,6 +75,11 @@ typedef struct KernelCtx {
     size_t q8_size;               /* bytes */
 } KernelCtx;
 
+/* malloc for activation-sized buffers: from 4 MiB up, aligned to 2 MiB and
+ * marked for transparent huge pages (Linux), which cuts first-touch page
+ * faults 512-fold and TLB misses; free() releases it. */
+void *arg_alloc_big(size_t bytes);
+
 int kctx_init(KernelCtx *k, int n_threads, int gemm);
 void kctx_free(KernelCtx *k);
 int kctx_have_blas(void);
@@ -88,10 +93,13 @@ const char *kctx_isa(void);
 const char *kctx_isa8(void);
 
 /* int8 microkernels: c[MR8][NR8] = sum over k4 < K4, r < 4 of
- * a[k4][m][r] * b[k4 * ldb + x][r] in exact int32 (a: signed weights, b:
- * unsigned activations). All variants give the same result. */
-typedef void (*Micro8Fn)(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c);
-void micro8_c(int K4, const int8_t *a, const uint8_t *b, ptrdiff_t ldb, int32_t *c);
+ * a[k4][m][r] * b_k4[x][r] in exact int32, where b_k4 = brow[k4] + off
+ * holds NR8 pixels of 4 bytes (a: signed weights, b: unsigned activations).
+ * Row pointers let the same kernel read an im2col panel or, for a stride-1
+ * convolution, the padded input frames themselves. All variants give the
+ * same result. */
+typedef void (*Micro8Fn)(int K4, const int8_t *a, const uint8_t *const *brow, ptrdiff_t off, int32_t *c);
+void micro8_c(int K4, const int8_t *a, const uint8_t *const *brow, ptrdiff_t off, int32_t *c);
 /* The variant for level 0 (C), 1 (AVX2), 2 (AVX-512 VNNI); NULL when the
  * CPU or the build lacks it. */
 Micro8Fn micro8_get(int level);
