@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arg/arg.h"
 #include "check.h"
 #include "kernels.h"
 
@@ -258,11 +259,121 @@ static void test_groupnorm_fast(void)
     kctx_free(&k);
 }
 
+/* The whole decoder of a real model: int8 with the norms' ranges handed to
+ * the convolutions == int8 finding them itself (bit for bit), and int8
+ * within the quantisation error of the float decoder. */
+static int decode_all(const ArgModel *m, int gemm, const uint32_t *tok, int nlat, int w, int h, float *out)
+{
+    ArgSettings s;
+    arg_default_settings(&s);
+    s.gemm = gemm;
+    s.n_threads = 2;
+    s.backend = ARG_BACKEND_CPU;
+    ArgDecoder *dec;
+    if (arg_decoder_open(&dec, m, &s, w, h) < 0)
+        return -1;
+    const ArgModelInfo *info = arg_model_info(m);
+    int tw = w / info->spatial_factor, th = h / info->spatial_factor, n = 0;
+    size_t pic = (size_t)3 * w * h;
+    for (int l = 0; l < nlat; l++) {
+        ArgTokens t = { 0 };
+        t.tokens = (uint32_t *)tok + (size_t)l * tw * th;
+        t.tokens_w = tw;
+        t.tokens_h = th;
+        t.n_pictures = l == 0 ? 1 : info->temporal_factor;
+        if (arg_decoder_send_tokens(dec, &t) < 0)
+            break;
+        ArgPicture p;
+        while (arg_decoder_get_picture(dec, &p) == 0) {
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < h; y++)
+                    memcpy(out + n * pic + ((size_t)c * h + y) * w, p.data + c * p.plane_stride + y * p.stride,
+                           (size_t)w * sizeof(float));
+            n++;
+        }
+    }
+    arg_decoder_close(dec);
+    return n;
+}
+
+static void test_model(const char *path)
+{
+    ArgModel *m;
+    char err[256];
+    if (arg_model_load(&m, path, err, sizeof(err)) < 0) {
+        CHECK(0, "load %s: %s", path, err);
+        return;
+    }
+    const ArgModelInfo *info = arg_model_info(m);
+    const int w = 12 * info->spatial_factor, h = 8 * info->spatial_factor, nlat = 3;
+    size_t ntok = (size_t)nlat * (w / info->spatial_factor) * (h / info->spatial_factor);
+    uint32_t *tok = malloc(ntok * sizeof(uint32_t));
+    int npic = 1 + (nlat - 1) * info->temporal_factor;
+    /* tokens of a moving disc on gradients, from the float encoder */
+    ArgSettings s;
+    arg_default_settings(&s);
+    s.backend = ARG_BACKEND_CPU;
+    s.gemm = ARG_GEMM_BUILTIN;
+    ArgEncoder *enc;
+    float *pic = malloc((size_t)3 * w * h * sizeof(float));
+    int got = 0;
+    if (arg_encoder_open(&enc, m, &s, w, h) == 0) {
+        for (int f = 0; f <= npic; f++) {
+            if (f < npic) {
+                for (int c = 0; c < 3; c++)
+                    for (int y = 0; y < h; y++)
+                        for (int x = 0; x < w; x++) {
+                            float dx = (float)(x - 20 - 3 * f), dy = (float)(y - h / 2);
+                            float v = 0.8f * x / w - 0.4f + 0.3f * (c - 1) * y / h +
+                                      (dx * dx + dy * dy < 150.f ? 0.6f : 0.f);
+                            pic[((size_t)c * h + y) * w + x] = v;
+                        }
+                ArgPicture p = { pic, w, h, w, (ptrdiff_t)w * h, 0 };
+                arg_encoder_send_picture(enc, &p);
+            } else {
+                arg_encoder_flush(enc);
+            }
+            ArgTokens t;
+            while (arg_encoder_get_tokens(enc, &t) == 0 && got < nlat) {
+                size_t nt = (size_t)t.tokens_w * t.tokens_h;
+                memcpy(tok + got * nt, t.tokens, nt * sizeof(uint32_t));
+                got++;
+            }
+        }
+        arg_encoder_close(enc);
+    }
+    free(pic);
+    CHECK(got == nlat, "encoded %d latent frames, want %d", got, nlat);
+    size_t n = (size_t)npic * 3 * w * h;
+    float *fl = malloc(n * sizeof(float)), *q1 = malloc(n * sizeof(float)), *q0 = malloc(n * sizeof(float));
+    CHECK(decode_all(m, ARG_GEMM_BUILTIN, tok, nlat, w, h, fl) == npic, "float decode");
+    CHECK(decode_all(m, ARG_GEMM_INT8, tok, nlat, w, h, q1) == npic, "int8 decode");
+    setenv("ARG_INT8_RANGES", "0", 1);
+    CHECK(decode_all(m, ARG_GEMM_INT8, tok, nlat, w, h, q0) == npic, "int8 decode, ranges found per call");
+    unsetenv("ARG_INT8_RANGES");
+    CHECK(memcmp(q0, q1, n * sizeof(float)) == 0, "int8 decoder: the norms' ranges == each call's own pass");
+    double se = 0;
+    for (size_t i = 0; i < n; i++)
+        se += (double)(q1[i] - fl[i]) * (q1[i] - fl[i]);
+    double psnr = 10 * log10(4.0 / (se / n + 1e-20)); /* peak-to-peak 2 */
+    printf("int8 vs float decoder (%s, %d pictures %dx%d): %.2f dB\n", info->name, npic, w, h,
+           psnr);
+    CHECK(psnr > 40.0 && psnr < 200.0, "int8 vs float decoder: %.2f dB", psnr);
+    free(tok);
+    free(fl);
+    free(q0);
+    free(q1);
+    arg_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     int bench = argc > 1 && !strcmp(argv[1], "--bench");
     test_micro(bench);
     test_conv();
     test_groupnorm_fast();
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--model") && i + 1 < argc)
+            test_model(argv[++i]);
     return check_summary();
 }

@@ -131,9 +131,13 @@ int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in
         e->buf[i] = arg_alloc_big(maxbuf * sizeof(float));
     e->zero = calloc(maxframe ? maxframe : 1, sizeof(float)); /* untouched pages read as 0 */
     e->seq = malloc((size_t)e->seqcap * sizeof(float *));
+    e->rlo = malloc((size_t)e->seqcap * 4 * sizeof(float));
+    e->rhi = e->rlo ? e->rlo + e->seqcap : NULL;
+    e->seqlo = e->rlo ? e->rlo + 2 * e->seqcap : NULL;
+    e->seqhi = e->rlo ? e->rlo + 3 * e->seqcap : NULL;
     e->scale = malloc((size_t)maxc * sizeof(float));
     e->shift = malloc((size_t)maxc * sizeof(float));
-    if (!e->buf[0] || !e->buf[1] || !e->buf[2] || !e->zero || !e->seq || !e->scale || !e->shift)
+    if (!e->buf[0] || !e->buf[1] || !e->buf[2] || !e->zero || !e->seq || !e->rlo || !e->scale || !e->shift)
         goto nomem;
     for (int i = 0; i < net->n_slots; i++) {
         ConvState *c = &e->cs[i];
@@ -144,6 +148,10 @@ int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in
         }
     }
     e->first = 1;
+    /* ARG_INT8_RANGES=0: every int8 convolution finds its input's range
+     * itself (the same pixels, one more pass; for tests and A/B runs) */
+    const char *r = getenv("ARG_INT8_RANGES");
+    e->no_ranges = r && !strcmp(r, "0");
     return 0;
 nomem:
     exec_free(e);
@@ -171,6 +179,7 @@ void exec_free(Exec *e)
         free(e->buf[i]);
     free(e->zero);
     free(e->seq);
+    free(e->rlo);
     free(e->scale);
     free(e->shift);
     memset(e, 0, sizeof(*e));
@@ -183,6 +192,7 @@ void exec_reset(Exec *e)
         e->cs[i].started = 0;
     }
     e->first = 1;
+    e->rbuf = NULL;
 }
 
 /* Causal convolution of the chunk in src (s) into dst, with the cache. */
@@ -190,21 +200,38 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
 {
     size_t frame = (size_t)s->c * s->h * s->w;
     int n = 0;
-    if (s->t + c->kt > e->seqcap)
+    if (s->t + c->kt > e->seqcap || c->kt - 1 > 4)
         return -EINVAL;
+    /* the int8 path carries each frame's range, where known (NAN: not) */
+    const int ranged = e->rbuf == src;
+    float *lo = e->seqlo, *hi = e->seqhi;
     if (!cs->started) {
-        for (int i = 0; i < c->kt - 1; i++)
-            e->seq[n++] = e->m->cfg.replicate ? src : e->zero;
+        for (int i = 0; i < c->kt - 1; i++, n++) {
+            e->seq[n] = e->m->cfg.replicate ? src : e->zero;
+            lo[n] = !e->m->cfg.replicate ? 0.f : ranged ? e->rlo[0] : NAN;
+            hi[n] = !e->m->cfg.replicate ? 0.f : ranged ? e->rhi[0] : NAN;
+        }
         cs->started = 1;
     } else {
-        for (int i = 0; i < cs->nhist; i++)
-            e->seq[n++] = cs->hist + i * frame;
+        for (int i = 0; i < cs->nhist; i++, n++) {
+            e->seq[n] = cs->hist + i * frame;
+            lo[n] = cs->hlo[i];
+            hi[n] = cs->hhi[i];
+        }
     }
-    for (int t = 0; t < s->t; t++)
-        e->seq[n++] = src + t * frame;
+    for (int t = 0; t < s->t; t++, n++) {
+        e->seq[n] = src + t * frame;
+        lo[n] = ranged ? e->rlo[t] : NAN;
+        hi[n] = ranged ? e->rhi[t] : NAN;
+    }
+    e->rbuf = NULL;
     int n_out = n >= c->kt ? (n - c->kt) / c->st + 1 : 0;
     int rc;
-    PROF(e, PR_CONV, rc = conv3d(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst));
+    if (e->k->gemm == GEMM_INT8)
+        PROF(e, PR_CONV, rc = conv3d_int8_ranged(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst,
+                                                 lo, hi));
+    else
+        PROF(e, PR_CONV, rc = conv3d(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst));
     if (rc < 0)
         return rc;
     /* keep the frames later outputs still read: seq[n_out*st .. n) */
@@ -213,8 +240,11 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
     if (nk > c->kt - 1)
         nk = c->kt - 1;
     keep_from = n - nk;
-    for (int i = 0; i < nk; i++)
+    for (int i = 0; i < nk; i++) {
         PROF(e, PR_COPY, copy_par(e->k, cs->hist + i * frame, e->seq[keep_from + i], frame));
+        cs->hlo[i] = lo[keep_from + i];
+        cs->hhi[i] = hi[keep_from + i];
+    }
     cs->nhist = nk;
     s->t = n_out;
     s->h = conv_out_dim(s->h, c->ks, c->ss);
@@ -245,6 +275,9 @@ static void norm_apply(Exec *e, const Norm *n, const float *x, float *y, Shape s
         if (y != x)
             memcpy(y, x, (size_t)s.t * s.c * s.h * s.w * sizeof(float));
         ref_groupnorm(y, s.t, s.c, s.h * s.w, &p);
+    } else if (e->k->gemm == GEMM_INT8 && !e->no_ranges) {
+        groupnorm_fast_range(e->k, x, y, s.t, s.c, s.h * s.w, &p, e->rlo, e->rhi);
+        e->rbuf = y;
     } else if (e->k->gemm == GEMM_INT8) {
         groupnorm_fast(e->k, x, y, s.t, s.c, s.h * s.w, &p);
     } else {
@@ -282,6 +315,8 @@ int exec_run(Exec *e, Shape *s)
         const Op *op = &e->net->ops[i];
         int a = (cur + 1) % 3, b = (cur + 2) % 3;
         float *x = e->buf[cur];
+        if (op->kind != OP_CONV && op->kind != OP_RES)
+            e->rbuf = NULL; /* only a norm's next convolution reads its ranges */
         switch (op->kind) {
         case OP_S2D:
             PROF(e, PR_OTHER, space_to_depth(x, s->t, s->c, s->h, s->w, op->b, e->buf[a]));

@@ -9,6 +9,7 @@ typedef struct ConvState {
     int nhist;
     int started;
     size_t frame;      /* floats per frame */
+    float hlo[4], hhi[4]; /* int8 path: the range of each kept frame (NAN: unknown) */
 } ConvState;
 
 typedef struct Shape {
@@ -25,6 +26,12 @@ typedef struct Exec {
     float *zero;       /* a zero frame (largest conv input frame) */
     const float **seq;
     int seqcap;
+    /* int8 path: the range of each frame of rbuf, the last norm's output
+     * (groupnorm_fast_range), for the convolution that reads it next, and
+     * the ranges of a convolution's input sequence */
+    const float *rbuf;
+    float *rlo, *rhi, *seqlo, *seqhi;
+    int no_ranges;     /* ARG_INT8_RANGES=0 */
     int first;         /* next chunk is the first since reset */
     float *scale, *shift;               /* adaptive norm, per channel */
     float style_std[ARG_MAX_BITS], style_mean[ARG_MAX_BITS];

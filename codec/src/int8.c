@@ -463,8 +463,20 @@ static void im2col8_task(void *arg, int task, int thread)
         conv8_block(j, brow, (ptrdiff_t)nb * 4, dst + nb, npix, n - nb < NR8 ? n - nb : NR8);
 }
 
+void minmax8(const float *x, size_t n, float *mn, float *mx)
+{
+    pick_micro8();
+    g_minmax(x, n, mn, mx);
+}
+
 int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst)
+{
+    return conv3d_int8_ranged(k, c, src, n_out, h, w, replicate, dst, NULL, NULL);
+}
+
+int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
+                       int replicate, float *dst, const float *lo, const float *hi)
 {
     pick_micro8();
     if (n_out <= 0)
@@ -521,11 +533,21 @@ int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out
     q.src = uniq;
     q.dst = qdst;
     int ntask = nu * ci4 * q.nchunk;
-    tp_run(k->pool, ntask, minmax_task, &q);
+    int known = lo && hi;
+    for (int i = 0; known && i < n_in; i++)
+        known = !isnan(lo[i]) && !isnan(hi[i]);
     float mn = 0.f, mx = 0.f;
-    for (int i = 0; i < ntask; i++) {
-        mn = q.mn[i] < mn ? q.mn[i] : mn;
-        mx = q.mx[i] > mx ? q.mx[i] : mx;
+    if (known) {
+        for (int i = 0; i < n_in; i++) {
+            mn = lo[i] < mn ? lo[i] : mn;
+            mx = hi[i] > mx ? hi[i] : mx;
+        }
+    } else {
+        tp_run(k->pool, ntask, minmax_task, &q);
+        for (int i = 0; i < ntask; i++) {
+            mn = q.mn[i] < mn ? q.mn[i] : mn;
+            mx = q.mx[i] > mx ? q.mx[i] : mx;
+        }
     }
     float sa = (mx - mn) / 255.f;
     if (!(sa > 0.f) || !isfinite(sa))

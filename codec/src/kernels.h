@@ -115,6 +115,12 @@ int conv3d(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int
  * conv_q8(c), accumulation is exact int32; then scaled back to float. */
 int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst);
+/* The same, given the range of every frame src[i] reads: lo[i] = min(0,
+ * min src[i]), hi[i] = max(0, max src[i]) (as groupnorm_fast_range gives);
+ * the result is the same as conv3d_int8's, without its pass over the
+ * inputs for the range. A NAN in lo or hi falls back to that pass. */
+int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
+                       int replicate, float *dst, const float *lo, const float *hi);
 void ref_conv3d(const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst);
 
@@ -134,6 +140,14 @@ void ref_groupnorm(float *x, int t, int c, int hw, const GnParams *p);
  * SiLU): within 1e-5 of ref_groupnorm; the int8 path's norm (the float
  * paths keep groupnorm, whose bits the conformance vectors fix). */
 void groupnorm_fast(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p);
+/* The same, also giving each output frame's range: lo[f] = min(0, min y),
+ * hi[f] = max(0, max y) over frame f (NAN when it could not be tracked),
+ * exactly what conv3d_int8 would find, so it can skip that pass. */
+void groupnorm_fast_range(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p,
+                          float *lo, float *hi);
+/* *mn = min(*mn, x[i]), *mx = max(*mx, x[i]) over n floats (the widest
+ * variant the CPU runs; all give the same result). */
+void minmax8(const float *x, size_t n, float *mn, float *mx);
 
 /* x += y over n floats (threaded) */
 void add_inplace(KernelCtx *k, float *x, const float *y, size_t n);
