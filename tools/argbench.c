@@ -3,7 +3,7 @@
  *   argbench -m MODEL [-s 640x360] [-n FRAMES] [--threads N] [--gemm MODE]
  *            [--backend cpu|vulkan|auto|both] [--device N] [--profile]
  *            [--peak-gflops G] [--list-devices] [--scan-threads] [--rss 100,1000]
- *            [--table] [--quiet]
+ *            [--table] [--torch] [--quiet]
  *
  * Prints encode/decode frames per second (median over latent-frame chunks
  * and overall), MACs per pixel, achieved GMAC/s next to the sgemm rate of
@@ -14,7 +14,11 @@
  * rates of this machine, measured in the same run. --table: decode
  * pictures/s of every CPU path at three sizes, side by side. --backend both runs the CPU and Vulkan side by side;
  * --profile prints the Vulkan backend's per-op and per-layer GPU times
- * (ARG_VK_PROFILE=1). */
+ * (ARG_VK_PROFILE=1). --torch then times the PyTorch twin on the same
+ * weights, size, frames and threads (tools/train/bench_torch.py, run by
+ * /usr/bin/python3 from the source tree) and prints the C / PyTorch ratios;
+ * without python3, torch or the script it says so in one line. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -315,9 +319,9 @@ static int parse_pair(const char *arg, void *dest)
 
 static struct {
     const char *model;
-    int size[2], frames, threads, gemm, backend, device, profile, list, scan, rss[2], table;
+    int size[2], frames, threads, gemm, backend, device, profile, list, scan, rss[2], table, torch;
     double peak;
-} opt = { NULL, { 640, 360 }, 33, 0, ARG_GEMM_AUTO, ARG_BACKEND_AUTO, 0, 0, 0, 0, { 0, 0 }, 0, 0 };
+} opt = { NULL, { 640, 360 }, 33, 0, ARG_GEMM_AUTO, ARG_BACKEND_AUTO, 0, 0, 0, 0, { 0, 0 }, 0, 0, 0 };
 
 static const CliOpt opts[] = {
     { .names = "-m --model", .kind = CLI_STRING, .dest = &opt.model, .metavar = "MODEL",
@@ -339,6 +343,9 @@ static const CliOpt opts[] = {
     CLI_OPT_FLAG("--table", &opt.table, "decode speed of every CPU path (builtin, blas, int8, auto)\n"
                  "at 320x240, 640x360 and 1280x720, the paths taking turns\n"
                  "on the same chunks; then exit"),
+    CLI_OPT_FLAG("--torch", &opt.torch, "then time the PyTorch twin on the same weights, size, frames\n"
+                 "and threads (/usr/bin/python3 tools/train/bench_torch.py)\n"
+                 "and print C / PyTorch"),
     CLI_OPT_FLAG("--quiet", &cli_quiet, "no progress line"),
     CLI_OPT_END,
 };
@@ -454,6 +461,194 @@ static int table_size(const ArgModel *m, int w, int h, int frames, int threads, 
     return rc;
 }
 
+/* ------------------------------------------------------------ --torch */
+
+#ifndef ARG_SOURCE_DIR
+#define ARG_SOURCE_DIR "." /* meson defines the source tree (tools/meson.build) */
+#endif
+#define TORCH_PYTHON "/usr/bin/python3"
+#define TORCH_SCRIPT "tools/train/bench_torch.py"
+#define TORCH_EXIT_NO_TORCH 3 /* bench_torch.py: torch or numpy missing */
+
+/* A space and s in single quotes for sh (' as '\''), appended to buf; -1
+ * when it does not fit. */
+static int sh_quote(char *buf, size_t size, const char *s)
+{
+    size_t n = strlen(buf);
+    if (n + 2 >= size)
+        return -1;
+    buf[n++] = ' ';
+    buf[n++] = '\'';
+    for (; *s; s++) {
+        const char *piece = *s == '\'' ? "'\\''" : NULL;
+        size_t len = piece ? 4 : 1;
+        if (n + len + 2 >= size)
+            return -1;
+        if (piece)
+            memcpy(buf + n, piece, len);
+        else
+            buf[n] = *s;
+        n += len;
+    }
+    buf[n++] = '\'';
+    buf[n] = 0;
+    return 0;
+}
+
+/* The value of "key" in a one-line flat JSON object (json.dumps): a pointer
+ * after the colon, or NULL. The key must stand where keys stand (after '{'
+ * or ','), not inside another key or a string. */
+static const char *json_value(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+    for (const char *p = strstr(line, pat); p; p = strstr(p + 1, pat)) {
+        const char *b = p;
+        while (b > line && b[-1] == ' ')
+            b--;
+        if (b > line && (b[-1] == '{' || b[-1] == ',')) {
+            p += strlen(pat);
+            while (*p == ' ')
+                p++;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* A finite number; -1 when missing or not one. */
+static int json_number(const char *line, const char *key, double *v)
+{
+    const char *p = json_value(line, key);
+    char *end;
+    if (!p || !(*p == '-' || isdigit((unsigned char)*p)))
+        return -1;
+    errno = 0;
+    *v = strtod(p, &end);
+    if (end == p || errno || !isfinite(*v) || (*end != ',' && *end != '}' && *end != ' '))
+        return -1;
+    return 0;
+}
+
+/* A string of at most size - 1 bytes; -1 otherwise. Escapes: \" \\ \/ as
+ * themselves, \uXXXX as '?', the others as a space. */
+static int json_str(const char *line, const char *key, char *out, size_t size)
+{
+    const char *p = json_value(line, key);
+    size_t n = 0;
+    if (!p || *p++ != '"')
+        return -1;
+    for (; *p != '"'; p++) {
+        char ch = *p;
+        if (!ch || (unsigned char)ch < 0x20 || n + 1 >= size)
+            return -1;
+        if (ch == '\\') {
+            ch = *++p;
+            if (ch == 'u') {
+                for (int i = 0; i < 4; i++)
+                    if (!isxdigit((unsigned char)*++p))
+                        return -1;
+                ch = '?';
+            } else if (!ch) {
+                return -1;
+            } else if (ch != '"' && ch != '\\' && ch != '/') {
+                ch = ' ';
+            }
+        }
+        out[n++] = ch;
+    }
+    out[n] = 0;
+    return 0;
+}
+
+/* Runs bench_torch.py on the same model, size, frames and threads and
+ * prints its figures next to the C ones (c: overall fps of the run above,
+ * label "C" or the backend). Says in one line why when it cannot; never
+ * changes argbench's exit status. */
+static void torch_compare(const char *model, int w, int h, int frames, int threads, const Result *c,
+                          const char *label)
+{
+    char script[4096], cmd[8192] = "", want_size[32];
+    snprintf(script, sizeof(script), "%s/%s", ARG_SOURCE_DIR, TORCH_SCRIPT);
+    if (access(TORCH_PYTHON, X_OK) != 0) {
+        printf("torch      not measured: no %s\n", TORCH_PYTHON);
+        return;
+    }
+    if (access(script, R_OK) != 0) {
+        printf("torch      not measured: no %s (the source tree this argbench was built from)\n", script);
+        return;
+    }
+    snprintf(want_size, sizeof(want_size), "%dx%d", w, h);
+    snprintf(cmd, sizeof(cmd), "%s", TORCH_PYTHON);
+    size_t len = 0;
+    int fit = sh_quote(cmd, sizeof(cmd), script) == 0 && sh_quote(cmd, sizeof(cmd), model) == 0;
+    if (fit) {
+        len = strlen(cmd);
+        int k = snprintf(cmd + len, sizeof(cmd) - len, " --size %s --frames %d --threads %d 2>&1", want_size,
+                         frames, threads);
+        fit = k > 0 && (size_t)k < sizeof(cmd) - len;
+    }
+    if (!fit) {
+        printf("torch      not measured: the model's path is too long\n");
+        return;
+    }
+    cli_info("timing the PyTorch twin (%s, %d frames, %d threads)", want_size, frames, threads);
+    fflush(stdout);
+    fflush(stderr);
+    FILE *p = popen(cmd, "r");
+    if (!p) {
+        printf("torch      not measured: cannot run %s (%s)\n", TORCH_PYTHON, strerror(errno));
+        return;
+    }
+    /* the last line that looks like a JSON object is the answer; the last
+     * other line explains a failure */
+    char *line = NULL, *json = NULL, other[512] = "";
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, p)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (line[0] == '{' && n > 1 && line[n - 1] == '}') {
+            free(json);
+            json = strdup(line);
+        } else if (n > 0) {
+            snprintf(other, sizeof(other), "%s", line);
+        }
+    }
+    free(line);
+    int status = pclose(p);
+    int code = status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    char version[64], err[400], got_size[32], mode[1024];
+    double dec, enc, thr, frm;
+    if (json && json_str(json, "error", err, sizeof(err)) == 0) {
+        if (code == TORCH_EXIT_NO_TORCH)
+            printf("torch      not measured: %s\n", err);
+        else
+            printf("torch      not measured: bench_torch.py failed: %s\n", err);
+    } else if (!json || code != 0) {
+        printf("torch      not measured: bench_torch.py exited with status %d%s%s\n", code, other[0] ? ": " : "",
+               other);
+    } else if (json_str(json, "torch", version, sizeof(version)) < 0 || !version[0] ||
+               json_number(json, "decode_fps", &dec) < 0 || !(dec > 0) ||
+               json_number(json, "encode_fps", &enc) < 0 || !(enc > 0) ||
+               json_number(json, "threads", &thr) < 0 || thr != threads ||
+               json_number(json, "frames", &frm) < 0 || frm != frames ||
+               json_str(json, "size", got_size, sizeof(got_size)) < 0 || strcmp(got_size, want_size)) {
+        printf("torch      not measured: bench_torch.py answered something else than %s, %d frames, %d threads, "
+               "positive decode_fps and encode_fps and a torch version\n", want_size, frames, threads);
+    } else {
+        printf("torch      decode %.3f fps, encode %.3f fps (PyTorch %s, %d threads); %s / PyTorch: decode %.2fx, "
+               "encode %.2fx\n", dec, enc, version, threads, label, c->dec_fps / dec, c->enc_fps / enc);
+        /* the overall figures above count the C engine's first, cold chunk;
+         * PyTorch's passes come after a warm-up pass */
+        printf("           %s median chunk / PyTorch: decode %.2fx, encode %.2fx (%s overall counts its first, "
+               "cold chunk; PyTorch warmed up)\n", label, c->dec_med_fps / dec, c->enc_med_fps / enc, label);
+        if (json_str(json, "mode", mode, sizeof(mode)) == 0)
+            printf("           PyTorch: %s\n", mode);
+    }
+    free(json);
+}
+
 int main(int argc, char **argv)
 {
     cli_parse_or_exit(&tool, argc, argv);
@@ -472,6 +667,10 @@ int main(int argc, char **argv)
     }
     if (!opt.model) {
         cli_error("-m MODEL is required (try --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (opt.torch && opt.table) {
+        cli_error("--torch compares one run; it does not go with --table");
         return CLI_EXIT_USAGE;
     }
     if (opt.profile)
@@ -542,6 +741,7 @@ int main(int argc, char **argv)
         return 0;
     }
     Result r, res[2];
+    char label[2][16];
     int nb = both ? 2 : 1, rc = 0;
     double px = (double)w * h;
     printf("%dx%d, %d frames:\n", w, h, frames);
@@ -557,6 +757,7 @@ int main(int argc, char **argv)
         r = res[b];
         int on_cpu = strncmp(g_backend_name[0], "cpu", 3) == 0;
         int dec8 = is_int8_backend(g_backend_name[1]);
+        snprintf(label[b], sizeof(label[b]), "%s", on_cpu ? "C" : "Vulkan");
         printf("  backend  %s\n", g_backend_name[0]);
         if (strcmp(g_backend_name[0], g_backend_name[1]))
             printf("  decoder  %s\n", g_backend_name[1]);
@@ -599,5 +800,8 @@ int main(int argc, char **argv)
         }
     }
     arg_model_free(m);
+    /* --backend both: PyTorch against the CPU run */
+    if (opt.torch)
+        torch_compare(model_path, w, h, frames, nthreads, &res[0], label[0]);
     return 0;
 }
