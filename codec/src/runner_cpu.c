@@ -90,9 +90,9 @@ int runner_open_cpu(NetRunner **out, const ArgModel *m, int is_dec, int h, int w
     c->h = h;
     c->w = w;
     c->max_t = max_t;
-    /* int8 is a decoder path: the encoder's output decides the tokens */
-    if (gemm == GEMM_INT8 && !is_dec)
-        gemm = GEMM_BUILTIN;
+    /* int8 encodes only when asked for by name (auto keeps the float
+     * encoder): its tokens are the same on every CPU, but not those of the
+     * float paths (spec/precision.md) */
     int rc = kctx_init(&c->k, n_threads, gemm);
     if (rc < 0) {
         free(c);
