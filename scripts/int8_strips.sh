@@ -20,8 +20,7 @@ ff -i "$src/data/vtest.y4m" -frames:v 17 -vf "scale=$sz,eq=brightness=-0.28:cont
 ff -f lavfi -i "testsrc=size=$sz:rate=25" -frames:v 17 -pix_fmt yuv420p "$work/text.y4m"
 ff -i "$src/data/vtest.y4m" -frames:v 17 -vf "scale=$sz" -pix_fmt yuv420p "$work/vtest.y4m"
 for clip in bars dark text vtest; do
-    "$build/tools/argenc" -y -q 1 -i "$work/$clip.y4m" -o "$work/$clip.mkv" -m "$model" --gemm builtin --quiet >/dev/null 2>&1 ||
-        "$build/tools/argenc" -y -i "$work/$clip.y4m" -o "$work/$clip.mkv" -m "$model" --gemm builtin --quiet >/dev/null
+    "$build/tools/argenc" -y -i "$work/$clip.y4m" -o "$work/$clip.mkv" -m "$model" --gemm builtin --quiet >/dev/null
     for g in builtin int8; do
         "$build/tools/argdec" -y -i "$work/$clip.mkv" -m "$model" -o "$work/$clip.$g.y4m" --gemm $g --quiet 2>/dev/null
     done
