@@ -109,8 +109,10 @@ int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in
                 e->cs[op->slot1].frame = (size_t)op->c1.ci * s.h * s.w;
                 e->cs[op->slot2].frame = (size_t)op->c2.ci * s.h * s.w;
             }
-            if (op->kind == OP_RES || op->kind == OP_LEVEL_NORM)
+            if (op->kind == OP_RES || op->kind == OP_LEVEL_NORM || op->kind == OP_NORM_SILU)
                 maxc = s.c > maxc ? s.c : maxc;
+            if (op->kind == OP_RES)
+                maxc = op->c1.co > maxc ? op->c1.co : maxc;
             /* a res block holds its input, two temporaries of its width */
             Shape wide = o;
             if (op->kind == OP_RES && op->c1.ci > o.c)
@@ -136,22 +138,29 @@ int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in
     e->seqlo = e->rlo ? e->rlo + 2 * e->seqcap : NULL;
     e->seqhi = e->rlo ? e->rlo + 3 * e->seqcap : NULL;
     e->scale = malloc((size_t)maxc * sizeof(float));
+    e->pab = malloc((size_t)e->seqcap * 2 * maxc * sizeof(float));
+    e->seqab = malloc((size_t)e->seqcap * sizeof(*e->seqab));
+    e->seqkeep = malloc((size_t)e->seqcap * sizeof(*e->seqkeep));
     e->shift = malloc((size_t)maxc * sizeof(float));
-    if (!e->buf[0] || !e->buf[1] || !e->buf[2] || !e->zero || !e->seq || !e->rlo || !e->scale || !e->shift)
+    if (!e->buf[0] || !e->buf[1] || !e->buf[2] || !e->zero || !e->seq || !e->rlo || !e->scale || !e->shift ||
+        !e->pab || !e->seqab || !e->seqkeep)
         goto nomem;
     for (int i = 0; i < net->n_slots; i++) {
         ConvState *c = &e->cs[i];
         if (c->frame) {
-            c->hist = arg_alloc_big(2 * c->frame * sizeof(float));
+            c->hist = arg_alloc_big((k->gemm == GEMM_INT8 ? 4 : 2) * c->frame * sizeof(float));
             if (!c->hist)
                 goto nomem;
         }
     }
     e->first = 1;
-    /* ARG_INT8_RANGES=0: every int8 convolution finds its input's range
-     * itself (the same pixels, one more pass; for tests and A/B runs) */
-    const char *r = getenv("ARG_INT8_RANGES");
+    /* for tests and A/B runs: ARG_INT8_FUSE=0 applies every norm in full
+     * (its output in memory) instead of leaving it to the convolution's
+     * quantisation; ARG_INT8_RANGES=0 then also lets every int8 convolution
+     * find its input's range itself (the same pixels, one more pass) */
+    const char *r = getenv("ARG_INT8_RANGES"), *f = getenv("ARG_INT8_FUSE");
     e->no_ranges = r && !strcmp(r, "0");
+    e->no_fuse = e->no_ranges || (f && !strcmp(f, "0"));
     return 0;
 nomem:
     exec_free(e);
@@ -180,6 +189,9 @@ void exec_free(Exec *e)
     free(e->zero);
     free(e->seq);
     free(e->rlo);
+    free(e->pab);
+    free(e->seqab);
+    free(e->seqkeep);
     free(e->scale);
     free(e->shift);
     memset(e, 0, sizeof(*e));
@@ -190,58 +202,97 @@ void exec_reset(Exec *e)
     for (int i = 0; i < e->net->n_slots; i++) {
         e->cs[i].nhist = 0;
         e->cs[i].started = 0;
+        e->cs[i].hset = 0;
     }
     e->first = 1;
     e->rbuf = NULL;
+    e->pend.ab = NULL;
 }
 
 /* Causal convolution of the chunk in src (s) into dst, with the cache. */
-static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Shape *s, float *dst)
+static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Shape *s, float *dst, const Pend *pn)
 {
     size_t frame = (size_t)s->c * s->h * s->w;
     int n = 0;
     if (s->t + c->kt > e->seqcap || c->kt - 1 > 4)
         return -EINVAL;
     /* the int8 path carries each frame's range, where known (NAN: not) */
-    const int ranged = e->rbuf == src;
+    const int ranged = pn || e->rbuf == src;
     float *lo = e->seqlo, *hi = e->seqhi;
+    const float **ab = e->seqab;
+    const size_t abn = (size_t)2 * s->c;
+    float *hcur = cs->hist + (size_t)cs->hset * 2 * frame;
     if (!cs->started) {
         for (int i = 0; i < c->kt - 1; i++, n++) {
             e->seq[n] = e->m->cfg.replicate ? src : e->zero;
+            ab[n] = e->m->cfg.replicate && pn ? pn->ab : NULL;
             lo[n] = !e->m->cfg.replicate ? 0.f : ranged ? e->rlo[0] : NAN;
             hi[n] = !e->m->cfg.replicate ? 0.f : ranged ? e->rhi[0] : NAN;
         }
         cs->started = 1;
     } else {
         for (int i = 0; i < cs->nhist; i++, n++) {
-            e->seq[n] = cs->hist + i * frame;
+            e->seq[n] = hcur + i * frame; /* as the convolution saw it: normalised */
+            ab[n] = NULL;
             lo[n] = cs->hlo[i];
             hi[n] = cs->hhi[i];
         }
     }
     for (int t = 0; t < s->t; t++, n++) {
         e->seq[n] = src + t * frame;
+        ab[n] = pn ? pn->ab + t * abn : NULL;
         lo[n] = ranged ? e->rlo[t] : NAN;
         hi[n] = ranged ? e->rhi[t] : NAN;
     }
     e->rbuf = NULL;
     int n_out = n >= c->kt ? (n - c->kt) / c->st + 1 : 0;
-    int rc;
-    if (e->k->gemm == GEMM_INT8)
-        PROF(e, PR_CONV, rc = conv3d_int8_ranged(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst,
-                                                 lo, hi));
-    else
-        PROF(e, PR_CONV, rc = conv3d(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst));
-    if (rc < 0)
-        return rc;
-    /* keep the frames later outputs still read: seq[n_out*st .. n) */
+    /* the frames later outputs still read: seq[n_out*st .. n) */
     int keep_from = n_out * c->st;
     int nk = n - keep_from;
     if (nk > c->kt - 1)
         nk = c->kt - 1;
     keep_from = n - nk;
+    int rc;
+    if (e->k->gemm == GEMM_INT8 && n_out > 0) {
+        /* the quantisation pass writes them (normalised) into the other set */
+        float *hnext = cs->hist + (size_t)(cs->hset ^ 1) * 2 * frame;
+        for (int i = 0; i < n; i++)
+            e->seqkeep[i] = i >= keep_from ? hnext + (i - keep_from) * frame : NULL;
+        PROF(e, PR_CONV, rc = conv3d_int8_ex(e->k, c, e->seq, ab, pn ? pn->silu : 0, n_out, s->h, s->w,
+                                             e->m->cfg.replicate, dst, lo, hi, e->seqkeep));
+        if (rc < 0)
+            return rc;
+        cs->hset ^= 1;
+    } else if (pn) {
+        /* no output yet (a temporal stride): keep the pending frames normalised */
+        float *hnext = cs->hist + (size_t)(cs->hset ^ 1) * 2 * frame;
+        const size_t hw = (size_t)s->h * s->w;
+        for (int i = 0; i < nk; i++) {
+            const float *x = e->seq[keep_from + i], *abi = ab[keep_from + i];
+            float *z = hnext + i * frame;
+            for (int ch = 0; ch < s->c; ch++)
+                for (size_t p = 0; p < hw; p++) {
+                    float v = x[ch * hw + p];
+                    if (abi) {
+                        v = v * abi[ch] + abi[s->c + ch];
+                        v = pn->silu ? silu_poly(v) : v;
+                    }
+                    z[ch * hw + p] = v;
+                }
+        }
+        cs->hset ^= 1;
+    } else {
+        if (e->k->gemm == GEMM_INT8)
+            PROF(e, PR_CONV, rc = conv3d_int8_ranged(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst,
+                                                     lo, hi));
+        else
+            PROF(e, PR_CONV, rc = conv3d(e->k, c, e->seq, n_out, s->h, s->w, e->m->cfg.replicate, dst));
+        if (rc < 0)
+            return rc;
+        for (int i = 0; i < nk; i++)
+            PROF(e, PR_COPY, copy_par(e->k, hcur + i * frame, e->seq[keep_from + i], frame));
+    }
     for (int i = 0; i < nk; i++) {
-        PROF(e, PR_COPY, copy_par(e->k, cs->hist + i * frame, e->seq[keep_from + i], frame));
         cs->hlo[i] = lo[keep_from + i];
         cs->hhi[i] = hi[keep_from + i];
     }
@@ -253,7 +304,7 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
     return 0;
 }
 
-static void norm_apply(Exec *e, const Norm *n, const float *x, float *y, Shape s, int silu)
+static GnParams norm_setup(Exec *e, const Norm *n, int silu)
 {
     GnParams p = { n->groups, e->m->cfg.eps, n->w, n->b, NULL, NULL, silu, e->m->cfg.clip_scope };
     if (n->gw) {
@@ -270,6 +321,30 @@ static void norm_apply(Exec *e, const Norm *n, const float *x, float *y, Shape s
         p.scale = e->scale;
         p.shift = e->shift;
     }
+    return p;
+}
+
+/* int8 path: the norm of x is left to the convolution that reads x next */
+static int defer_norms(const Exec *e)
+{
+    return e->k->gemm == GEMM_INT8 && !e->no_fuse;
+}
+
+static int norm_defer(Exec *e, const Norm *n, const float *x, Shape s, int silu, Pend *pn)
+{
+    GnParams p = norm_setup(e, n, silu);
+    int rc;
+    PROF(e, PR_NORM, rc = groupnorm_fast_params(e->k, x, s.t, s.c, s.h * s.w, &p, e->pab, e->rlo, e->rhi));
+    pn->ab = e->pab;
+    pn->c = s.c;
+    pn->silu = silu;
+    e->rbuf = NULL;
+    return rc;
+}
+
+static void norm_apply(Exec *e, const Norm *n, const float *x, float *y, Shape s, int silu)
+{
+    GnParams p = norm_setup(e, n, silu);
     double t0 = prof_on() ? prof_now() : 0;
     if (e->k->gemm == GEMM_REF) {
         if (y != x)
@@ -326,30 +401,50 @@ int exec_run(Exec *e, Shape *s)
             cur = a;
             break;
         case OP_CONV:
-            if ((rc = run_conv(e, &op->conv, &e->cs[op->slot], x, s, e->buf[a])) < 0)
+            rc = run_conv(e, &op->conv, &e->cs[op->slot], x, s, e->buf[a], e->pend.ab ? &e->pend : NULL);
+            e->pend.ab = NULL;
+            if (rc < 0)
                 return rc;
             cur = a;
             break;
         case OP_NORM_SILU:
-            norm_apply(e, &op->n1, x, x, *s, 1);
+            if (defer_norms(e) && i + 1 < e->net->n_ops && e->net->ops[i + 1].kind == OP_CONV) {
+                if ((rc = norm_defer(e, &op->n1, x, *s, 1, &e->pend)) < 0)
+                    return rc;
+            } else {
+                norm_apply(e, &op->n1, x, x, *s, 1);
+            }
             break;
         case OP_LEVEL_NORM:
             norm_apply(e, &op->n1, x, x, *s, 0);
             break;
         case OP_RES: {
             Shape in = *s, h = *s;
-            norm_apply(e, &op->n1, x, e->buf[a], in, 1);
-            if ((rc = run_conv(e, &op->c1, &e->cs[op->slot1], e->buf[a], &h, e->buf[b])) < 0)
-                return rc;
-            norm_apply(e, &op->n2, e->buf[b], e->buf[b], h, 1);
+            Pend p1, p2;
+            if (defer_norms(e)) {
+                if ((rc = norm_defer(e, &op->n1, x, in, 1, &p1)) < 0 ||
+                    (rc = run_conv(e, &op->c1, &e->cs[op->slot1], x, &h, e->buf[b], &p1)) < 0)
+                    return rc;
+            } else {
+                norm_apply(e, &op->n1, x, e->buf[a], in, 1);
+                if ((rc = run_conv(e, &op->c1, &e->cs[op->slot1], e->buf[a], &h, e->buf[b], NULL)) < 0)
+                    return rc;
+            }
             Shape o = h;
-            if ((rc = run_conv(e, &op->c2, &e->cs[op->slot2], e->buf[b], &o, e->buf[a])) < 0)
-                return rc;
+            if (defer_norms(e)) {
+                if ((rc = norm_defer(e, &op->n2, e->buf[b], h, 1, &p2)) < 0 ||
+                    (rc = run_conv(e, &op->c2, &e->cs[op->slot2], e->buf[b], &o, e->buf[a], &p2)) < 0)
+                    return rc;
+            } else {
+                norm_apply(e, &op->n2, e->buf[b], e->buf[b], h, 1);
+                if ((rc = run_conv(e, &op->c2, &e->cs[op->slot2], e->buf[b], &o, e->buf[a], NULL)) < 0)
+                    return rc;
+            }
             if (op->has_sc) {
                 ConvState tmp = { 0 };
                 tmp.started = 1; /* 1x1x1: no temporal context */
                 Shape sc = in;
-                if ((rc = run_conv(e, &op->sc, &tmp, x, &sc, e->buf[b])) < 0)
+                if ((rc = run_conv(e, &op->sc, &tmp, x, &sc, e->buf[b], NULL)) < 0)
                     return rc;
                 PROF(e, PR_ADD, add_inplace(e->k, e->buf[a], e->buf[b], shape_size(o)));
             } else {

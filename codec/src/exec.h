@@ -5,12 +5,24 @@
 #include "model.h"
 
 typedef struct ConvState {
-    float *hist;       /* up to kt-1 frames kept from earlier chunks */
+    float *hist;       /* up to kt-1 frames kept from earlier chunks; the
+                          int8 path has two sets (hset: the current one): a
+                          call writes the frames it keeps into the other */
+    int hset;
     int nhist;
     int started;
     size_t frame;      /* floats per frame */
     float hlo[4], hhi[4]; /* int8 path: the range of each kept frame (NAN: unknown) */
 } ConvState;
+
+/* int8 path: a norm not yet applied (groupnorm_fast_params): frame t's
+ * channels are x * ab[t*2c + ch] + ab[t*2c + c + ch], then SiLU when silu;
+ * the ranges are in Exec.rlo / rhi. The convolution reading x applies it
+ * while quantising (conv3d_int8_ex). */
+typedef struct Pend {
+    const float *ab;
+    int c, silu;
+} Pend;
 
 typedef struct Shape {
     int t, c, h, w;
@@ -32,6 +44,11 @@ typedef struct Exec {
     const float *rbuf;
     float *rlo, *rhi, *seqlo, *seqhi;
     int no_ranges;     /* ARG_INT8_RANGES=0 */
+    int no_fuse;       /* ARG_INT8_FUSE=0 (or ARG_INT8_RANGES=0) */
+    float *pab;        /* a pending norm's a, b: seqcap frames x 2 x maxc */
+    const float **seqab; /* per frame of a convolution's input sequence: its norm's a, b or NULL */
+    float **seqkeep;   /* ... and where the int8 pass writes it for the cache, or NULL */
+    Pend pend;         /* OP_NORM_SILU's, for the OP_CONV after it (pend.ab NULL: none) */
     int first;         /* next chunk is the first since reset */
     float *scale, *shift;               /* adaptive norm, per channel */
     float style_std[ARG_MAX_BITS], style_mean[ARG_MAX_BITS];

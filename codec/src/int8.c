@@ -138,12 +138,63 @@ static inline uint32_t q8(float x, float inv, float zp)
         *mx_ = mx;                                                                                    \
     }
 
+/* the same after each channel's norm: x * a[r] + b[r], then SiLU when
+ * silu (the values groupnorm_fast would have written) */
+#define DEF_QUANT4N(NAME, ATTR)                                                                        \
+    ATTR static void NAME(const float *restrict x0, const float *restrict x1, const float *restrict x2,  \
+                          const float *restrict x3, uint32_t *restrict out, size_t n, float inv, float zp, \
+                          const float *ab4, int silu)                                                  \
+    {                                                                                                  \
+        const float a0 = ab4[0], a1 = ab4[1], a2 = ab4[2], a3 = ab4[3];                                 \
+        const float b0 = ab4[4], b1 = ab4[5], b2 = ab4[6], b3 = ab4[7];                                 \
+        if (silu)                                                                                      \
+            for (size_t i = 0; i < n; i++)                                                             \
+                out[i] = Q8(silu_poly(x0[i] * a0 + b0), inv, zp) | Q8(silu_poly(x1[i] * a1 + b1), inv, zp) << 8 | \
+                         Q8(silu_poly(x2[i] * a2 + b2), inv, zp) << 16 |                               \
+                         Q8(silu_poly(x3[i] * a3 + b3), inv, zp) << 24;                                \
+        else                                                                                           \
+            for (size_t i = 0; i < n; i++)                                                             \
+                out[i] = Q8(x0[i] * a0 + b0, inv, zp) | Q8(x1[i] * a1 + b1, inv, zp) << 8 |             \
+                         Q8(x2[i] * a2 + b2, inv, zp) << 16 | Q8(x3[i] * a3 + b3, inv, zp) << 24;       \
+    }
+
+/* the same, also writing the normalised values (z[r][i]) */
+#define DEF_QUANT4NZ(NAME, ATTR)                                                                       \
+    ATTR static void NAME(const float *restrict x0, const float *restrict x1, const float *restrict x2,  \
+                          const float *restrict x3, uint32_t *restrict out, size_t n, float inv, float zp, \
+                          const float *ab4, int silu, float *restrict z0, float *restrict z1,            \
+                          float *restrict z2, float *restrict z3)                                        \
+    {                                                                                                  \
+        const float a0 = ab4[0], a1 = ab4[1], a2 = ab4[2], a3 = ab4[3];                                 \
+        const float b0 = ab4[4], b1 = ab4[5], b2 = ab4[6], b3 = ab4[7];                                 \
+        for (size_t i = 0; i < n; i++) {                                                               \
+            float v0 = x0[i] * a0 + b0, v1 = x1[i] * a1 + b1, v2 = x2[i] * a2 + b2, v3 = x3[i] * a3 + b3; \
+            if (silu) {                                                                                \
+                v0 = silu_poly(v0);                                                                    \
+                v1 = silu_poly(v1);                                                                    \
+                v2 = silu_poly(v2);                                                                    \
+                v3 = silu_poly(v3);                                                                    \
+            }                                                                                          \
+            z0[i] = v0;                                                                                \
+            z1[i] = v1;                                                                                \
+            z2[i] = v2;                                                                                \
+            z3[i] = v3;                                                                                \
+            out[i] = Q8(v0, inv, zp) | Q8(v1, inv, zp) << 8 | Q8(v2, inv, zp) << 16 | Q8(v3, inv, zp) << 24; \
+        }                                                                                              \
+    }
+
 DEF_QUANT4(quant4_c, )
+DEF_QUANT4N(quant4n_c, )
+DEF_QUANT4NZ(quant4nz_c, )
 DEF_MINMAX(minmax_c, )
 #ifdef ARG_X86_DISPATCH
 DEF_QUANT4(quant4_avx2, __attribute__((target("avx2"))))
+DEF_QUANT4N(quant4n_avx2, __attribute__((target("avx2"))))
+DEF_QUANT4NZ(quant4nz_avx2, __attribute__((target("avx2"))))
 DEF_MINMAX(minmax_avx2, __attribute__((target("avx2"))))
 DEF_QUANT4(quant4_avx512, __attribute__((target("avx512f"))))
+DEF_QUANT4N(quant4n_avx512, __attribute__((target("avx512f"))))
+DEF_QUANT4NZ(quant4nz_avx512, __attribute__((target("avx512f"))))
 /* vminps(x, mn) is x < mn ? x : mn, as the C loop */
 __attribute__((target("avx512f"))) static void minmax_avx512(const float *restrict x, size_t n, float *mn_,
                                                              float *mx_)
@@ -202,8 +253,14 @@ __attribute__((target("avx512f"))) static void epi8_avx512(const int32_t *cb, in
 
 typedef void (*Quant4Fn)(const float *, const float *, const float *, const float *, uint32_t *, size_t, float,
                          float);
+typedef void (*Quant4nFn)(const float *, const float *, const float *, const float *, uint32_t *, size_t, float,
+                          float, const float *, int);
 typedef void (*MinmaxFn)(const float *, size_t, float *, float *);
 static Quant4Fn g_quant4 = quant4_c;
+static Quant4nFn g_quant4n = quant4n_c;
+typedef void (*Quant4nzFn)(const float *, const float *, const float *, const float *, uint32_t *, size_t, float,
+                           float, const float *, int, float *, float *, float *, float *);
+static Quant4nzFn g_quant4nz = quant4nz_c;
 static MinmaxFn g_minmax = minmax_c;
 
 Micro8Fn micro8_get(int level)
@@ -243,10 +300,14 @@ static void pick_micro8(void)
 #ifdef ARG_X86_DISPATCH
             if (level == 2) {
                 g_quant4 = quant4_avx512;
+                g_quant4n = quant4n_avx512;
+                g_quant4nz = quant4nz_avx512;
                 g_minmax = minmax_avx512;
                 g_epi8 = epi8_avx512;
             } else if (level == 1) {
                 g_quant4 = quant4_avx2;
+                g_quant4n = quant4n_avx2;
+                g_quant4nz = quant4nz_avx2;
                 g_minmax = minmax_avx2;
             }
 #endif
@@ -291,6 +352,9 @@ static QGeom qgeom(int ci, int h, int w, int ks)
 
 typedef struct Q8Job {
     const float *const *src;   /* distinct input frames, ci x h x w floats */
+    const float *const *ab;    /* per frame: its channels' norm (a[ci], b[ci]) or NULL */
+    int silu;
+    float *const *keep;        /* per frame, two: where to write its float values (normalised), or NULL */
     uint32_t *const *dst;      /* their padded quantised copies (QGeom) */
     QGeom g;
     int ci, ci4, replicate;
@@ -338,11 +402,48 @@ static void quant_task(void *arg, int task, int thread)
     for (int r = 0; r < 4; r++)
         x[r] = g * 4 + r < j->ci ? j->src[f] + (size_t)(g * 4 + r) * hw : NULL;
     uint32_t *plane = j->dst[f] + (size_t)g * q->plane;
+    float *k0 = j->keep ? j->keep[2 * f] : NULL, *k1 = j->keep ? j->keep[2 * f + 1] : NULL;
+    if (!k0) {
+        k0 = k1;
+        k1 = NULL;
+    }
     for (int y = y0; y < y1; y++) {
         uint32_t *out = plane + (size_t)(y + pad) * wp + pad;
         size_t row = (size_t)y * w;
-        if (x[3]) {
+        int kept = 0;
+        if (k0 && x[3] && j->ab[f]) {
+            float ab4[8], *z[4];
+            for (int r = 0; r < 4; r++) {
+                ab4[r] = j->ab[f][g * 4 + r];
+                ab4[4 + r] = j->ab[f][j->ci + g * 4 + r];
+                z[r] = k0 + (size_t)(g * 4 + r) * hw + row;
+            }
+            g_quant4nz(x[0] + row, x[1] + row, x[2] + row, x[3] + row, out, (size_t)w, j->inv, j->zp, ab4, j->silu,
+                       z[0], z[1], z[2], z[3]);
+            kept = 1;
+        } else if (x[3] && j->ab[f]) {
+            float ab4[8];
+            for (int r = 0; r < 4; r++) {
+                ab4[r] = j->ab[f][g * 4 + r];
+                ab4[4 + r] = j->ab[f][j->ci + g * 4 + r];
+            }
+            g_quant4n(x[0] + row, x[1] + row, x[2] + row, x[3] + row, out, (size_t)w, j->inv, j->zp, ab4, j->silu);
+        } else if (x[3]) {
             g_quant4(x[0] + row, x[1] + row, x[2] + row, x[3] + row, out, (size_t)w, j->inv, j->zp);
+        } else if (j->ab[f]) {
+            /* a partial group after a norm: the channels one by one, zeros after */
+            float ab4[8] = { 0 };
+            for (int r = 0; r < 4 && x[r]; r++) {
+                ab4[r] = j->ab[f][g * 4 + r];
+                ab4[4 + r] = j->ab[f][j->ci + g * 4 + r];
+            }
+            for (int i = 0; i < w; i += 256) {
+                size_t n = w - i < 256 ? (size_t)(w - i) : 256;
+                const float *y4[4];
+                for (int r = 0; r < 4; r++)
+                    y4[r] = x[r] ? x[r] + row + i : zeros;
+                g_quant4n(y4[0], y4[1], y4[2], y4[3], out + i, n, j->inv, j->zp, ab4, j->silu);
+            }
         } else {
             /* a partial group: missing channels quantise zeros (their weights are 0) */
             for (int i = 0; i < w; i += 256) {
@@ -356,6 +457,20 @@ static void quant_task(void *arg, int task, int thread)
         for (int i = 0; i < pad; i++) {
             out[-1 - i] = j->replicate ? out[0] : zpw;
             out[w + i] = j->replicate ? out[w - 1] : zpw;
+        }
+        /* the frames the causal cache keeps: their values as the
+         * convolution saw them (after the norm) */
+        for (int r = 0; r < 4 && k0 && x[r]; r++) {
+            float *z0 = k0 + (size_t)(g * 4 + r) * hw + row;
+            if (!kept && j->ab[f]) {
+                const float a = j->ab[f][g * 4 + r], b = j->ab[f][j->ci + g * 4 + r];
+                for (int i = 0; i < w; i++)
+                    z0[i] = j->silu ? silu_poly(x[r][row + i] * a + b) : x[r][row + i] * a + b;
+            } else if (!kept) {
+                memcpy(z0, x[r] + row, (size_t)w * sizeof(float));
+            }
+            if (k1)
+                memcpy(k1 + (size_t)(g * 4 + r) * hw + row, z0, (size_t)w * sizeof(float));
         }
     }
     /* the border rows, after the edge rows they may copy */
@@ -472,11 +587,18 @@ void minmax8(const float *x, size_t n, float *mn, float *mx)
 int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst)
 {
-    return conv3d_int8_ranged(k, c, src, n_out, h, w, replicate, dst, NULL, NULL);
+    return conv3d_int8_ex(k, c, src, NULL, 0, n_out, h, w, replicate, dst, NULL, NULL, NULL);
 }
 
 int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                        int replicate, float *dst, const float *lo, const float *hi)
+{
+    return conv3d_int8_ex(k, c, src, NULL, 0, n_out, h, w, replicate, dst, lo, hi, NULL);
+}
+
+int conv3d_int8_ex(KernelCtx *k, const ConvW *c, const float *const *src, const float *const *ab, int silu,
+                   int n_out, int h, int w, int replicate, float *dst, const float *lo, const float *hi,
+                   float *const *keep)
 {
     pick_micro8();
     if (n_out <= 0)
@@ -489,7 +611,9 @@ int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, in
     const int direct = c->ss == 1;
     const size_t nrow = (size_t)(direct ? n_out : k->n_threads) * cq.K4;
     /* distinct frames (the zero frame and replicated frames repeat) */
-    const float **uniq = malloc((size_t)n_in * sizeof(*uniq));
+    const float **uniq = malloc((size_t)n_in * 2 * sizeof(*uniq));
+    const float **uab = uniq ? uniq + n_in : NULL;
+    float **ukeep = keep ? calloc((size_t)n_in * 2, sizeof(*ukeep)) : NULL;
     int *map = malloc((size_t)n_in * sizeof(int));
     const uint8_t **qseq = malloc((size_t)n_in * sizeof(*qseq));
     uint32_t **qdst = malloc((size_t)n_in * sizeof(*qdst));
@@ -507,16 +631,26 @@ int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, in
     q.mn = malloc((size_t)n_in * ci4 * q.nchunk * sizeof(float));
     q.mx = malloc((size_t)n_in * ci4 * q.nchunk * sizeof(float));
     int rc = -ENOMEM;
-    if (!uniq || !map || !qseq || !qdst || !brow || !corr || !scale || !q.mn || !q.mx)
+    if (!uniq || !map || !qseq || !qdst || !brow || !corr || !scale || !q.mn || !q.mx || (keep && !ukeep))
         goto out;
     int nu = 0;
     for (int i = 0; i < n_in; i++) {
+        const float *abi = ab ? ab[i] : NULL;
         int u = 0;
-        while (u < nu && uniq[u] != src[i])
+        while (u < nu && (uniq[u] != src[i] || uab[u] != abi))
             u++;
-        if (u == nu)
-            uniq[nu++] = src[i];
+        if (u == nu) {
+            uniq[nu] = src[i];
+            uab[nu++] = abi;
+        }
         map[i] = u;
+        if (keep && keep[i]) { /* at most two copies of one frame are kept (kt <= 3) */
+            if (ukeep[2 * u] && ukeep[2 * u + 1]) {
+                rc = -EINVAL;
+                goto out;
+            }
+            ukeep[2 * u + (ukeep[2 * u] != NULL)] = keep[i];
+        }
     }
     if (k->q8_size < (size_t)nu * qbytes) {
         free(k->q8);
@@ -531,11 +665,19 @@ int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, in
     for (int i = 0; i < n_in; i++)
         qseq[i] = (const uint8_t *)qdst[map[i]];
     q.src = uniq;
+    q.ab = uab;
+    q.silu = silu;
+    q.keep = ukeep;
     q.dst = qdst;
     int ntask = nu * ci4 * q.nchunk;
     int known = lo && hi;
     for (int i = 0; known && i < n_in; i++)
         known = !isnan(lo[i]) && !isnan(hi[i]);
+    for (int u = 0; u < nu && !known; u++)
+        if (uab[u]) { /* a norm's output is not in memory: its range must be given */
+            rc = -EINVAL;
+            goto out;
+        }
     float mn = 0.f, mx = 0.f;
     if (known) {
         for (int i = 0; i < n_in; i++) {
@@ -614,6 +756,7 @@ int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, in
     rc = 0;
 out:
     free(uniq);
+    free(ukeep);
     free(map);
     free(qseq);
     free(qdst);

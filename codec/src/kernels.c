@@ -613,26 +613,6 @@ void groupnorm(KernelCtx *k, const float *src, float *dst, int t, int c, int hw,
 /* The int8 path's GroupNorm (groupnorm_fast): sums in 16 float lanes, a
  * polynomial exp in SiLU (Cephes' expf coefficients, about 2 ulp), so that
  * GCC vectorises it; compiled for AVX-512 and AVX2 as well. */
-static inline float exp_poly(float x)
-{
-    x = x < -87.f ? -87.f : x > 88.f ? 88.f : x;
-    float n = rintf(x * 1.44269504088896341f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float q = 1.9875691500E-4f;
-    q = q * r + 1.3981999507E-3f;
-    q = q * r + 8.3334519073E-3f;
-    q = q * r + 4.1665795894E-2f;
-    q = q * r + 1.6666665459E-1f;
-    q = q * r + 5.0000001201E-1f;
-    q = q * r * r + r + 1.f;
-    union {
-        int32_t i;
-        float f;
-    } e;
-    e.i = ((int32_t)n + 127) << 23;
-    return q * e.f;
-}
-
 #define DEF_GN_STATS(NAME, ATTR)                                                          \
     ATTR static void NAME(const float *restrict v, int n, double *sum, double *sq, float mean) \
     {                                                                                     \
@@ -657,13 +637,50 @@ static inline float exp_poly(float x)
         *sum += s;                                                                        \
         *sq += q;                                                                         \
     }
+/* the same sums (the same bits), and the channel's minimum and maximum */
+#define DEF_GN_STATS_MM(NAME, ATTR)                                                       \
+    ATTR static void NAME(const float *restrict v, int n, double *sum, double *sq, float mean, \
+                          float *mn_, float *mx_)                                         \
+    {                                                                                     \
+        float a[16] = { 0 }, b[16] = { 0 }, mn[16], mx[16];                               \
+        for (int l = 0; l < 16; l++)                                                      \
+            mn[l] = mx[l] = v[0];                                                         \
+        int i = 0;                                                                        \
+        for (; i + 16 <= n; i += 16)                                                      \
+            for (int l = 0; l < 16; l++) {                                                \
+                float x = v[i + l], d = x - mean;                                         \
+                a[l] += d;                                                                \
+                b[l] += d * d;                                                            \
+                mn[l] = x < mn[l] ? x : mn[l];                                            \
+                mx[l] = x > mx[l] ? x : mx[l];                                            \
+            }                                                                             \
+        double s = 0, q = 0;                                                              \
+        float lo = mn[0], hi = mx[0];                                                     \
+        for (int l = 0; l < 16; l++) {                                                    \
+            s += a[l];                                                                    \
+            q += b[l];                                                                    \
+            lo = mn[l] < lo ? mn[l] : lo;                                                 \
+            hi = mx[l] > hi ? mx[l] : hi;                                                 \
+        }                                                                                 \
+        for (; i < n; i++) {                                                              \
+            float d = v[i] - mean;                                                        \
+            s += d;                                                                       \
+            q += (double)d * d;                                                           \
+            lo = v[i] < lo ? v[i] : lo;                                                   \
+            hi = v[i] > hi ? v[i] : hi;                                                   \
+        }                                                                                 \
+        *sum += s;                                                                        \
+        *sq += q;                                                                         \
+        *mn_ = lo;                                                                        \
+        *mx_ = hi;                                                                        \
+    }
 #define DEF_GN_APPLY(NAME, ATTR)                                                                  \
     ATTR static void NAME(const float *restrict v, float *o, int n, float a, float b, int act)    \
     {                                                                                             \
         if (act)                                                                                  \
             for (int i = 0; i < n; i++) {                                                         \
                 float y = v[i] * a + b;                                                           \
-                o[i] = y / (1.f + exp_poly(-y));                                                  \
+                o[i] = silu_poly(y);                                                              \
             }                                                                                     \
         else                                                                                      \
             for (int i = 0; i < n; i++)                                                           \
@@ -671,15 +688,19 @@ static inline float exp_poly(float x)
     }
 
 DEF_GN_STATS(gn_stats_c, )
+DEF_GN_STATS_MM(gn_stats_mm_c, )
 DEF_GN_APPLY(gn_apply_c, )
 #ifdef ARG_X86_DISPATCH
 DEF_GN_STATS(gn_stats_avx2, __attribute__((target("avx2,fma"))))
+DEF_GN_STATS_MM(gn_stats_mm_avx2, __attribute__((target("avx2,fma"))))
 DEF_GN_APPLY(gn_apply_avx2, __attribute__((target("avx2,fma"))))
 DEF_GN_STATS(gn_stats_avx512, __attribute__((target("avx512f"))))
+DEF_GN_STATS_MM(gn_stats_mm_avx512, __attribute__((target("avx512f"))))
 DEF_GN_APPLY(gn_apply_avx512, __attribute__((target("avx512f"))))
 #endif
 
 typedef void (*GnStatsFn)(const float *, int, double *, double *, float);
+typedef void (*GnStatsMmFn)(const float *, int, double *, double *, float, float *, float *);
 typedef void (*GnApplyFn)(const float *, float *, int, float, float, int);
 
 typedef struct GnFastJob {
@@ -687,7 +708,33 @@ typedef struct GnFastJob {
     GnStatsFn stats;
     GnApplyFn apply;
     float *lo, *hi;               /* per (frame, group): output range, or NULL */
+    /* groupnorm_fast_params: no output; per frame the channels' a, b
+     * (ab), per (frame, channel) the input's min and max (cmn, cmx) */
+    GnStatsMmFn stats_mm;
+    float *ab, *cmn, *cmx;
 } GnFastJob;
+
+/* The range of v * a + b (then SiLU) over v in [mn, mx], computed with
+ * the apply loop's float operations: exact at the ends; where the interval
+ * holds SiLU's minimum (near -1.2785) the bound is that minimum, less 1e-6. */
+static void gn_out_range(float mn, float mx, float a, float b, int silu, float *lo, float *hi)
+{
+    float u1 = mn * a + b, u2 = mx * a + b;
+    float ul = u1 < u2 ? u1 : u2, uh = u1 < u2 ? u2 : u1;
+    if (!silu) {
+        *lo = ul;
+        *hi = uh;
+        return;
+    }
+    const float xs = -1.27846454f;
+    float z1 = silu_poly(ul), z2 = silu_poly(uh);
+    *lo = z1 < z2 ? z1 : z2;
+    *hi = z1 < z2 ? z2 : z1;
+    if (ul < xs && uh > xs) {
+        float zm = silu_poly(xs) - 1e-6f;
+        *lo = zm < *lo ? zm : *lo;
+    }
+}
 
 /* as gn_group, in one pass over the group for the statistics: sums of
  * x - x0 and (x - x0)^2 around one of the group's values x0 (so that a
@@ -701,8 +748,14 @@ static void gn_group_fast(const GnFastJob *fj, int t0, int t1, int g)
     double n = (double)(t1 - t0) * cg * j->hw, sum = 0, sq = 0;
     const float x0 = j->x[t0 * frame + (size_t)g * cg * j->hw];
     for (int t = t0; t < t1; t++)
-        for (int ch = g * cg; ch < (g + 1) * cg; ch++)
-            fj->stats(j->x + t * frame + (size_t)ch * j->hw, j->hw, &sum, &sq, x0);
+        for (int ch = g * cg; ch < (g + 1) * cg; ch++) {
+            const float *v = j->x + t * frame + (size_t)ch * j->hw;
+            if (fj->ab)
+                fj->stats_mm(v, j->hw, &sum, &sq, x0, fj->cmn + (size_t)t * j->c + ch,
+                             fj->cmx + (size_t)t * j->c + ch);
+            else
+                fj->stats(v, j->hw, &sum, &sq, x0);
+        }
     double dm = sum / n;
     float mean = (float)(x0 + dm);
     double var = sq / n - dm * dm;
@@ -713,6 +766,20 @@ static void gn_group_fast(const GnFastJob *fj, int t0, int t1, int g)
         if (p->scale) {
             b = b * p->scale[ch] + p->shift[ch];
             a = a * p->scale[ch];
+        }
+        if (fj->ab) {
+            for (int t = t0; t < t1; t++) {
+                fj->ab[(size_t)t * 2 * j->c + ch] = a;
+                fj->ab[(size_t)t * 2 * j->c + j->c + ch] = b;
+                float l, h;
+                gn_out_range(fj->cmn[(size_t)t * j->c + ch], fj->cmx[(size_t)t * j->c + ch], a, b, p->silu, &l, &h);
+                float *lo = fj->lo + (size_t)t * p->groups + g, *hi = fj->hi + (size_t)t * p->groups + g;
+                if (ch == g * cg)
+                    *lo = *hi = 0.f;
+                *lo = l < *lo ? l : *lo;
+                *hi = h > *hi ? h : *hi;
+            }
+            continue;
         }
         for (int t = t0; t < t1; t++) {
             const float *v = j->x + t * frame + (size_t)ch * j->hw;
@@ -751,25 +818,61 @@ void groupnorm_fast(KernelCtx *k, const float *src, float *dst, int t, int c, in
     groupnorm_fast_range(k, src, dst, t, c, hw, p, NULL, NULL);
 }
 
-void groupnorm_fast_range(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p,
-                          float *lo, float *hi)
+static void gn_pick(GnFastJob *fj)
 {
-    GnFastJob fj = { { src, dst, t, c, hw, p }, gn_stats_c, gn_apply_c, NULL, NULL };
-    if (lo && hi) {
-        fj.lo = malloc((size_t)t * p->groups * 2 * sizeof(float));
-        fj.hi = fj.lo ? fj.lo + (size_t)t * p->groups : NULL;
-    }
 #ifdef ARG_X86_DISPATCH
     const char *cap = getenv("ARG_SIMD");
     int level = cap && !strcmp(cap, "generic") ? 0 : cap && !strcmp(cap, "avx2") ? 1 : 2;
     if (level >= 2 && __builtin_cpu_supports("avx512f")) {
-        fj.stats = gn_stats_avx512;
-        fj.apply = gn_apply_avx512;
+        fj->stats = gn_stats_avx512;
+        fj->stats_mm = gn_stats_mm_avx512;
+        fj->apply = gn_apply_avx512;
     } else if (level >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        fj.stats = gn_stats_avx2;
-        fj.apply = gn_apply_avx2;
+        fj->stats = gn_stats_avx2;
+        fj->stats_mm = gn_stats_mm_avx2;
+        fj->apply = gn_apply_avx2;
     }
+#else
+    (void)fj;
 #endif
+}
+
+int groupnorm_fast_params(KernelCtx *k, const float *src, int t, int c, int hw, const GnParams *p, float *ab,
+                          float *lo, float *hi)
+{
+    GnFastJob fj = { { src, NULL, t, c, hw, p }, gn_stats_c, gn_apply_c, NULL, NULL, gn_stats_mm_c, ab, NULL, NULL };
+    gn_pick(&fj);
+    size_t nr = (size_t)t * p->groups, nc = (size_t)t * c;
+    fj.lo = malloc((2 * nr + 2 * nc) * sizeof(float));
+    if (!fj.lo)
+        return -ENOMEM;
+    fj.hi = fj.lo + nr;
+    fj.cmn = fj.hi + nr;
+    fj.cmx = fj.cmn + nc;
+    tp_run(k->pool, p->clip_scope ? p->groups : t * p->groups, gn_fast_task, &fj);
+    for (int f = 0; f < t; f++) {
+        float a = 0.f, b = 0.f;
+        for (int g = 0; g < p->groups; g++) {
+            float l = fj.lo[(size_t)f * p->groups + g], h = fj.hi[(size_t)f * p->groups + g];
+            a = l < a ? l : a;
+            b = h > b ? h : b;
+        }
+        lo[f] = a;
+        hi[f] = b;
+    }
+    free(fj.lo);
+    return 0;
+}
+
+void groupnorm_fast_range(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p,
+                          float *lo, float *hi)
+{
+    GnFastJob fj = { { src, dst, t, c, hw, p }, gn_stats_c, gn_apply_c, NULL, NULL, gn_stats_mm_c, NULL, NULL, NULL };
+    if (lo && hi) {
+        fj.lo = malloc((size_t)t * p->groups * 2 * sizeof(float));
+        fj.hi = fj.lo ? fj.lo + (size_t)t * p->groups : NULL;
+    }
+    gn_pick(&fj);
     tp_run(k->pool, p->clip_scope ? p->groups : t * p->groups, gn_fast_task, &fj);
     if (lo && hi) {
         for (int f = 0; f < t; f++) {

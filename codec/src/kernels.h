@@ -2,6 +2,7 @@
 #ifndef ARG_KERNELS_H
 #define ARG_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -121,6 +122,17 @@ int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out
  * inputs for the range. A NAN in lo or hi falls back to that pass. */
 int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                        int replicate, float *dst, const float *lo, const float *hi);
+/* The same with each input frame's GroupNorm (+ SiLU when silu) applied as
+ * it is quantised: ab[i] (NULL: none) holds frame i's a[ci], b[ci] from
+ * groupnorm_fast_params, which gives lo and hi too (they must be known
+ * then: -EINVAL otherwise); the norm's float output is never written.
+ * Frames repeat (same src and ab pointers) as in conv3d_int8. keep (may be
+ * NULL) names, per input frame, a frame-sized buffer that receives its
+ * values as quantised (after the norm), written by the same pass: the causal
+ * cache's copy without a pass of its own. */
+int conv3d_int8_ex(KernelCtx *k, const ConvW *c, const float *const *src, const float *const *ab, int silu,
+                   int n_out, int h, int w, int replicate, float *dst, const float *lo, const float *hi,
+                   float *const *keep);
 void ref_conv3d(const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst);
 
@@ -136,6 +148,35 @@ typedef struct GnParams {
 /* t frames of c x hw from src into dst (dst may be src). */
 void groupnorm(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p);
 void ref_groupnorm(float *x, int t, int c, int hw, const GnParams *p);
+/* e^x by a polynomial (Cephes' expf coefficients, about 2 ulp) that GCC
+ * vectorises; the same bits on every SIMD level (no fused multiply-adds:
+ * the build contracts none). groupnorm_fast's SiLU is y / (1 + exp_poly(-y)). */
+static inline float exp_poly(float x)
+{
+    x = x < -87.f ? -87.f : x > 88.f ? 88.f : x;
+    float n = rintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float q = 1.9875691500E-4f;
+    q = q * r + 1.3981999507E-3f;
+    q = q * r + 8.3334519073E-3f;
+    q = q * r + 4.1665795894E-2f;
+    q = q * r + 1.6666665459E-1f;
+    q = q * r + 5.0000001201E-1f;
+    q = q * r * r + r + 1.f;
+    union {
+        int32_t i;
+        float f;
+    } e;
+    e.i = ((int32_t)n + 127) << 23;
+    return q * e.f;
+}
+
+
+static inline float silu_poly(float y)
+{
+    return y / (1.f + exp_poly(-y));
+}
+
 /* The same function vectorised (other float rounding, a polynomial exp in
  * SiLU): within 1e-5 of ref_groupnorm; the int8 path's norm (the float
  * paths keep groupnorm, whose bits the conformance vectors fix). */
@@ -144,6 +185,14 @@ void groupnorm_fast(KernelCtx *k, const float *src, float *dst, int t, int c, in
  * hi[f] = max(0, max y) over frame f (NAN when it could not be tracked),
  * exactly what conv3d_int8 would find, so it can skip that pass. */
 void groupnorm_fast_range(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p,
+                          float *lo, float *hi);
+/* groupnorm_fast without writing its output: per frame f the channels'
+ * y = x * a + b (then SiLU when p->silu) as ab[f*2c + ch] = a,
+ * ab[f*2c + c + ch] = b (the same values groupnorm_fast applies), and a
+ * bound on each output frame's range: lo[f] <= min(0, min y), hi[f] =
+ * max(0, max y) (exact but where a channel's interval holds SiLU's minimum).
+ * Returns 0 or -ENOMEM. */
+int groupnorm_fast_params(KernelCtx *k, const float *src, int t, int c, int hw, const GnParams *p, float *ab,
                           float *lo, float *hi);
 /* *mn = min(*mn, x[i]), *mx = max(*mx, x[i]) over n floats (the widest
  * variant the CPU runs; all give the same result). */
