@@ -12,7 +12,8 @@
  * (forked children). The "gemm auto" line says which path auto took and
  * the calibration rates it chose by; "peaks" the fp32 and int8 microkernel
  * rates of this machine, measured in the same run. --table: decode
- * pictures/s of every CPU path at three sizes, side by side. --backend both runs the CPU and Vulkan side by side;
+ * pictures/s of every CPU path at three sizes, side by side, and the float
+ * and int8 encoders side by side. --backend both runs the CPU and Vulkan side by side;
  * --profile prints the Vulkan backend's per-op and per-layer GPU times
  * (ARG_VK_PROFILE=1). --torch then times the PyTorch twin on the same
  * weights, size, frames and threads (tools/train/bench_torch.py, run by
@@ -342,7 +343,8 @@ static const CliOpt opts[] = {
                    "peak RSS of separate runs of A and B frames (e.g. 100,1000)"),
     CLI_OPT_FLAG("--table", &opt.table, "decode speed of every CPU path (builtin, blas, int8, auto)\n"
                  "at 320x240, 640x360 and 1280x720, the paths taking turns\n"
-                 "on the same chunks; then exit"),
+                 "on the same chunks, and encode speed of builtin and int8\n"
+                 "(taking turns on each picture); then exit"),
     CLI_OPT_FLAG("--torch", &opt.torch, "then time the PyTorch twin on the same weights, size, frames\n"
                  "and threads (/usr/bin/python3 tools/train/bench_torch.py)\n"
                  "and print C / PyTorch"),
@@ -373,7 +375,8 @@ static int is_int8_backend(const char *name)
 
 /* --table: the decoders of every CPU path open side by side; each chunk of
  * tokens (encoded once) goes to every path in turn, so that load from other
- * processes hits all paths alike. */
+ * processes hits all paths alike. The float and int8 encoders take turns on
+ * each picture the same way. */
 typedef struct Path {
     const char *name;
     int gemm;
@@ -388,11 +391,20 @@ static int table_size(const ArgModel *m, int w, int h, int frames, int threads, 
     s.n_threads = threads;
     s.backend = ARG_BACKEND_CPU;
     s.gemm = ARG_GEMM_BUILTIN;
-    ArgEncoder *enc;
+    /* the encoders side by side too: the float one (whose tokens every
+     * decoder gets) and the int8 one (by name only; spec/precision.md) */
+    ArgEncoder *encs[2] = { 0 };
+    static const char *const enc_name[2] = { "builtin", "int8" };
     ArgDecoder *dec[8] = { 0 };
-    int rc = arg_encoder_open(&enc, m, &s, w, h);
+    int rc = arg_encoder_open(&encs[0], m, &s, w, h);
     if (rc < 0)
         return rc;
+    ArgEncoder *enc = encs[0];
+    s.gemm = ARG_GEMM_INT8;
+    if ((rc = arg_encoder_open(&encs[1], m, &s, w, h)) < 0) {
+        arg_encoder_close(enc);
+        return rc;
+    }
     for (int p = 0; p < np && rc >= 0; p++) {
         s.gemm = paths[p].gemm;
         rc = arg_decoder_open(&dec[p], m, &s, w, h);
@@ -400,20 +412,44 @@ static int table_size(const ArgModel *m, int w, int h, int frames, int threads, 
     int nchunks = frames + 2;
     float *pic = malloc((size_t)3 * w * h * sizeof(float));
     double *fps = calloc((size_t)np * nchunks, sizeof(double));
+    double *efps = calloc((size_t)2 * nchunks, sizeof(double)), et[2] = { 0 };
     uint32_t *tok = NULL;
-    int nf[8] = { 0 }, out[8] = { 0 };
-    if (!pic || !fps)
+    int nf[8] = { 0 }, out[8] = { 0 }, nef[2] = { 0 }, ep[2] = { 0 };
+    if (!pic || !fps || !efps)
         rc = -ENOMEM;
     for (int f = 0; f <= frames && rc >= 0; f++) {
-        if (f < frames) {
+        if (f < frames)
             make_frame(pic, w, h, f);
-            ArgPicture pp = { pic, w, h, w, (ptrdiff_t)w * h, 0 };
-            rc = arg_encoder_send_picture(enc, &pp);
-        } else {
-            rc = arg_encoder_flush(enc);
+        ArgPicture pp = { pic, w, h, w, (ptrdiff_t)w * h, 0 };
+        /* the int8 encoder first, its tokens dropped; then the float one */
+        for (int e = 1; e >= 0 && rc >= 0; e--) {
+            double e0 = now();
+            rc = f < frames ? arg_encoder_send_picture(encs[e], &pp) : arg_encoder_flush(encs[e]);
+            ep[e] += f < frames;
+            ArgTokens t1;
+            int got = 0;
+            if (e == 1)
+                while (rc >= 0 && arg_encoder_get_tokens(encs[1], &t1) == 0)
+                    got++;
+            et[e] += now() - e0;
+            if (e == 0)
+                break; /* its tokens are fetched below, untimed beyond the send */
+            if (got) {
+                if ((ep[1] == info->temporal_factor || info->clip_frames) && nef[1] < nchunks)
+                    efps[nchunks + nef[1]++] = ep[1] / et[1];
+                ep[1] = 0;
+                et[1] = 0;
+            }
         }
         ArgTokens t;
+        int got0 = 0;
         while (rc >= 0 && arg_encoder_get_tokens(enc, &t) == 0) {
+            if (!got0++) {
+                if ((ep[0] == info->temporal_factor || info->clip_frames) && nef[0] < nchunks)
+                    efps[nef[0]++] = ep[0] / et[0];
+                ep[0] = 0;
+                et[0] = 0;
+            }
             size_t n = (size_t)t.tokens_w * t.tokens_h;
             if (!tok && !(tok = malloc(n * sizeof(uint32_t)))) {
                 rc = -ENOMEM;
@@ -451,11 +487,16 @@ static int table_size(const ArgModel *m, int w, int h, int frames, int threads, 
             if (out[p] != frames)
                 rc = -EPROTO;
         }
+        double e0 = median(efps, nef[0]), e1 = median(efps + nchunks, nef[1]);
+        printf("  %4dx%-4d encode   %s %.2f pictures/s, %s %.2f pictures/s  x%5.2f   %s\n", w, h, enc_name[0], e0,
+               enc_name[1], e1, e1 / e0, arg_encoder_backend(encs[1]));
     }
     free(pic);
     free(fps);
+    free(efps);
     free(tok);
     arg_encoder_close(enc);
+    arg_encoder_close(encs[1]);
     for (int p = 0; p < np; p++)
         arg_decoder_close(dec[p]);
     return rc;
