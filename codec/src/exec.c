@@ -161,6 +161,19 @@ int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in
     const char *r = getenv("ARG_INT8_RANGES"), *f = getenv("ARG_INT8_FUSE");
     e->no_ranges = r && !strcmp(r, "0");
     e->no_fuse = e->no_ranges || (f && !strcmp(f, "0"));
+    /* int8: a stride-1 convolution followed by depth-to-space across by 2
+     * writes it itself (its channels reordered once, here) */
+    if (k->gemm == GEMM_INT8 && !e->no_fuse) {
+        e->d2sw = calloc((size_t)net->n_ops, sizeof(ConvW));
+        if (!e->d2sw)
+            goto nomem;
+        for (int i = 0; i + 1 < net->n_ops; i++) {
+            const Op *op = &net->ops[i], *nx = &net->ops[i + 1];
+            if (op->kind == OP_CONV && nx->kind == OP_D2S && nx->b == 2 && op->conv.ss == 1 &&
+                op->conv.co % (nx->a * 4) == 0 && d2s_permute(&op->conv, nx->a, &e->d2sw[i]) < 0)
+                goto nomem;
+        }
+    }
     return 0;
 nomem:
     exec_free(e);
@@ -192,6 +205,13 @@ void exec_free(Exec *e)
     free(e->pab);
     free(e->seqab);
     free(e->seqkeep);
+    if (e->d2sw && e->net)
+        for (int i = 0; i < e->net->n_ops; i++) {
+            free((float *)e->d2sw[i].w);
+            free((float *)e->d2sw[i].bias);
+            free(e->d2sw[i].wpack);
+        }
+    free(e->d2sw);
     free(e->scale);
     free(e->shift);
     memset(e, 0, sizeof(*e));
@@ -210,7 +230,8 @@ void exec_reset(Exec *e)
 }
 
 /* Causal convolution of the chunk in src (s) into dst, with the cache. */
-static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Shape *s, float *dst, const Pend *pn)
+static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Shape *s, float *dst, const Pend *pn,
+                    const D2sOut *d2s)
 {
     size_t frame = (size_t)s->c * s->h * s->w;
     int n = 0;
@@ -259,11 +280,13 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
         for (int i = 0; i < n; i++)
             e->seqkeep[i] = i >= keep_from ? hnext + (i - keep_from) * frame : NULL;
         PROF(e, PR_CONV, rc = conv3d_int8_ex(e->k, c, e->seq, ab, pn ? pn->silu : 0, n_out, s->h, s->w,
-                                             e->m->cfg.replicate, dst, lo, hi, e->seqkeep));
+                                             e->m->cfg.replicate, dst, lo, hi, e->seqkeep, d2s));
         if (rc < 0)
             return rc;
         cs->hset ^= 1;
-    } else if (pn) {
+    } else if (pn || d2s) {
+        if (d2s)
+            return -EINVAL; /* (never: the decoders' chunks give output) */
         /* no output yet (a temporal stride): keep the pending frames normalised */
         float *hnext = cs->hist + (size_t)(cs->hset ^ 1) * 2 * frame;
         const size_t hw = (size_t)s->h * s->w;
@@ -301,6 +324,12 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
     s->h = conv_out_dim(s->h, c->ks, c->ss);
     s->w = conv_out_dim(s->w, c->ks, c->ss);
     s->c = c->co;
+    if (d2s) {
+        s->t = n_out * d2s->a - (d2s->drop_first && n_out > 0);
+        s->c = d2s->c;
+        s->h *= 2;
+        s->w *= 2;
+    }
     return 0;
 }
 
@@ -401,7 +430,15 @@ int exec_run(Exec *e, Shape *s)
             cur = a;
             break;
         case OP_CONV:
-            rc = run_conv(e, &op->conv, &e->cs[op->slot], x, s, e->buf[a], e->pend.ab ? &e->pend : NULL);
+            if (e->d2sw && e->d2sw[i].w) { /* with the depth-to-space after it */
+                const Op *nx = &e->net->ops[i + 1];
+                D2sOut d2s = { nx->a, op->conv.co / (nx->a * 4), e->first && nx->a == 2 };
+                rc = run_conv(e, &e->d2sw[i], &e->cs[op->slot], x, s, e->buf[a], e->pend.ab ? &e->pend : NULL,
+                              &d2s);
+                i++;
+            } else {
+                rc = run_conv(e, &op->conv, &e->cs[op->slot], x, s, e->buf[a], e->pend.ab ? &e->pend : NULL, NULL);
+            }
             e->pend.ab = NULL;
             if (rc < 0)
                 return rc;
@@ -423,28 +460,28 @@ int exec_run(Exec *e, Shape *s)
             Pend p1, p2;
             if (defer_norms(e)) {
                 if ((rc = norm_defer(e, &op->n1, x, in, 1, &p1)) < 0 ||
-                    (rc = run_conv(e, &op->c1, &e->cs[op->slot1], x, &h, e->buf[b], &p1)) < 0)
+                    (rc = run_conv(e, &op->c1, &e->cs[op->slot1], x, &h, e->buf[b], &p1, NULL)) < 0)
                     return rc;
             } else {
                 norm_apply(e, &op->n1, x, e->buf[a], in, 1);
-                if ((rc = run_conv(e, &op->c1, &e->cs[op->slot1], e->buf[a], &h, e->buf[b], NULL)) < 0)
+                if ((rc = run_conv(e, &op->c1, &e->cs[op->slot1], e->buf[a], &h, e->buf[b], NULL, NULL)) < 0)
                     return rc;
             }
             Shape o = h;
             if (defer_norms(e)) {
                 if ((rc = norm_defer(e, &op->n2, e->buf[b], h, 1, &p2)) < 0 ||
-                    (rc = run_conv(e, &op->c2, &e->cs[op->slot2], e->buf[b], &o, e->buf[a], &p2)) < 0)
+                    (rc = run_conv(e, &op->c2, &e->cs[op->slot2], e->buf[b], &o, e->buf[a], &p2, NULL)) < 0)
                     return rc;
             } else {
                 norm_apply(e, &op->n2, e->buf[b], e->buf[b], h, 1);
-                if ((rc = run_conv(e, &op->c2, &e->cs[op->slot2], e->buf[b], &o, e->buf[a], NULL)) < 0)
+                if ((rc = run_conv(e, &op->c2, &e->cs[op->slot2], e->buf[b], &o, e->buf[a], NULL, NULL)) < 0)
                     return rc;
             }
             if (op->has_sc) {
                 ConvState tmp = { 0 };
                 tmp.started = 1; /* 1x1x1: no temporal context */
                 Shape sc = in;
-                if ((rc = run_conv(e, &op->sc, &tmp, x, &sc, e->buf[b], NULL)) < 0)
+                if ((rc = run_conv(e, &op->sc, &tmp, x, &sc, e->buf[b], NULL, NULL)) < 0)
                     return rc;
                 PROF(e, PR_ADD, add_inplace(e->k, e->buf[a], e->buf[b], shape_size(o)));
             } else {

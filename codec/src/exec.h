@@ -49,6 +49,8 @@ typedef struct Exec {
     const float **seqab; /* per frame of a convolution's input sequence: its norm's a, b or NULL */
     float **seqkeep;   /* ... and where the int8 pass writes it for the cache, or NULL */
     Pend pend;         /* OP_NORM_SILU's, for the OP_CONV after it (pend.ab NULL: none) */
+    ConvW *d2sw;       /* int8 path, per op: a convolution that writes the depth-to-space
+                          after it itself, its channels reordered (d2s_permute); w NULL: none */
     int first;         /* next chunk is the first since reset */
     float *scale, *shift;               /* adaptive norm, per channel */
     float style_std[ARG_MAX_BITS], style_mean[ARG_MAX_BITS];

@@ -231,6 +231,25 @@ static void epi8_c(const int32_t *cb, int rows, const int32_t *corr, const float
 typedef void (*Epi8Fn)(const int32_t *, int, const int32_t *, const float *, const float *, float *, size_t, int);
 static Epi8Fn g_epi8 = epi8_c;
 
+/* the same for depth-to-space by 2 across: rows 2q and 2q + 1 interleaved
+ * into the 2 nn floats at d[q] (skipped when NULL) */
+static void epi8x2_c(const int32_t *cb, int rows, const int32_t *corr, const float *s, const float *bias,
+                     float *const *d, int nn)
+{
+    for (int r = 0; r + 1 < rows; r += 2) {
+        float *o = d[r / 2];
+        if (!o)
+            continue;
+        for (int x = 0; x < nn; x++) {
+            o[2 * x] = (float)(cb[r * NR8 + x] - corr[r]) * s[r] + bias[r];
+            o[2 * x + 1] = (float)(cb[(r + 1) * NR8 + x] - corr[r + 1]) * s[r + 1] + bias[r + 1];
+        }
+    }
+}
+
+typedef void (*Epi8x2Fn)(const int32_t *, int, const int32_t *, const float *, const float *, float *const *, int);
+static Epi8x2Fn g_epi8x2 = epi8x2_c;
+
 #ifdef ARG_X86_DISPATCH
 __attribute__((target("avx512f"))) static void epi8_avx512(const int32_t *cb, int rows, const int32_t *corr,
                                                            const float *s, const float *bias, float *d,
@@ -246,6 +265,37 @@ __attribute__((target("avx512f"))) static void epi8_avx512(const int32_t *cb, in
             __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(a, c));
             v = _mm512_add_ps(_mm512_mul_ps(v, sv), bv);
             _mm512_mask_storeu_ps(d + r * dstride + h * 16, h ? m1 : m0, v);
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void epi8x2_avx512(const int32_t *cb, int rows, const int32_t *corr,
+                                                             const float *s, const float *bias, float *const *d,
+                                                             int nn)
+{
+    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    __mmask16 m[4];
+    for (int k = 0; k < 4; k++) {
+        int n = 2 * nn - 16 * k;
+        m[k] = n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+    }
+    for (int r = 0; r + 1 < rows; r += 2) {
+        float *o = d[r / 2];
+        if (!o)
+            continue;
+        __m512 v[2][2];
+        for (int e = 0; e < 2; e++) {
+            __m512i c = _mm512_set1_epi32(corr[r + e]);
+            __m512 sv = _mm512_set1_ps(s[r + e]), bv = _mm512_set1_ps(bias[r + e]);
+            for (int h = 0; h < 2; h++) {
+                __m512i a = _mm512_loadu_si512((const void *)(cb + (r + e) * NR8 + h * 16));
+                v[e][h] = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a, c)), sv), bv);
+            }
+        }
+        for (int h = 0; h < 2; h++) {
+            _mm512_mask_storeu_ps(o + 32 * h, m[2 * h], _mm512_permutex2var_ps(v[0][h], lo, v[1][h]));
+            _mm512_mask_storeu_ps(o + 32 * h + 16, m[2 * h + 1], _mm512_permutex2var_ps(v[0][h], hi, v[1][h]));
         }
     }
 }
@@ -304,6 +354,7 @@ static void pick_micro8(void)
                 g_quant4nz = quant4nz_avx512;
                 g_minmax = minmax_avx512;
                 g_epi8 = epi8_avx512;
+                g_epi8x2 = epi8x2_avx512;
             } else if (level == 1) {
                 g_quant4 = quant4_avx2;
                 g_quant4n = quant4n_avx2;
@@ -500,6 +551,8 @@ typedef struct Conv8Job {
     const uint8_t **brow;       /* direct: n_out x K4 row pointers; else per thread */
     int nt, ntiles;             /* im2col: pixels per panel, panels per frame */
     int rows, rtasks;           /* direct: output rows per task, tasks per frame */
+    const D2sOut *d2s;          /* direct: the output goes through depth-to-space, or NULL */
+    int oh, ow, ofirst;         /* ... its output size, whether frame 0 is the stream's first */
     const int32_t *corr;        /* per output channel: zp * qsum */
     const float *scale, *bias;  /* per output channel: qscale * sa, bias or 0 */
     float **col;                /* im2col: per-thread panels, used as bytes */
@@ -525,6 +578,35 @@ static void conv8_block(const Conv8Job *j, const uint8_t *const *brow, ptrdiff_t
     }
 }
 
+/* the same into depth-to-space order (d2s_permute's channels: output
+ * channel m = 2 q + kx, q = (i * 2 + jy) * c + ch): output pixel (oy, ox) of
+ * frame o lands at (2 oy + jy, 2 ox + kx) of channel ch of picture o * a + i */
+static void conv8_block_d2s(const Conv8Job *j, const uint8_t *const *brow, ptrdiff_t off, int o, int oy, int ox,
+                            int nn)
+{
+    const ConvW *c = j->c;
+    const D2sOut *t = j->d2s;
+    int32_t cbuf[MR8 * NR8];
+    float *d[MR8 / 2];
+    for (int m0 = 0; m0 < c->co; m0 += MR8) {
+        j->micro(j->q.K4, j->q.qpack + (size_t)(m0 / MR8) * j->q.K4 * MR8 * 4, brow, off, cbuf);
+        int rows = c->co - m0 < MR8 ? c->co - m0 : MR8;
+        for (int r = 0; r < rows; r += 2) {
+            int q = (m0 + r) / 2, ch = q % t->c, jy = q / t->c % 2, i = q / (2 * t->c);
+            int f = o * t->a + i;
+            if (t->drop_first && j->ofirst) { /* the stream's first frame gives one picture */
+                if (o == 0 && i == 1) {
+                    d[r / 2] = NULL;
+                    continue;
+                }
+                f -= f > 0;
+            }
+            d[r / 2] = j->dst + (((size_t)f * t->c + ch) * j->oh + 2 * oy + jy) * j->ow + 2 * ox;
+        }
+        g_epi8x2(cbuf, rows, j->corr + m0, j->scale + m0, j->bias + m0, d, nn);
+    }
+}
+
 /* stride 1: row k4 = tap * ci4 + g of output pixel (oy, ox) is the padded
  * frame's word (oy + dy, ox + dx) of plane g */
 static void direct8_task(void *arg, int task, int thread)
@@ -539,7 +621,10 @@ static void direct8_task(void *arg, int task, int thread)
     for (int oy = y0; oy < y1; oy++)
         for (int ox = 0; ox < j->wo; ox += NR8) {
             int nn = j->wo - ox < NR8 ? j->wo - ox : NR8;
-            conv8_block(j, brow, ((ptrdiff_t)oy * j->g.wp + ox) * 4, dst + (size_t)oy * j->wo + ox, npix, nn);
+            if (j->d2s)
+                conv8_block_d2s(j, brow, ((ptrdiff_t)oy * j->g.wp + ox) * 4, o, oy, ox, nn);
+            else
+                conv8_block(j, brow, ((ptrdiff_t)oy * j->g.wp + ox) * 4, dst + (size_t)oy * j->wo + ox, npix, nn);
         }
 }
 
@@ -587,18 +672,18 @@ void minmax8(const float *x, size_t n, float *mn, float *mx)
 int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst)
 {
-    return conv3d_int8_ex(k, c, src, NULL, 0, n_out, h, w, replicate, dst, NULL, NULL, NULL);
+    return conv3d_int8_ex(k, c, src, NULL, 0, n_out, h, w, replicate, dst, NULL, NULL, NULL, NULL);
 }
 
 int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                        int replicate, float *dst, const float *lo, const float *hi)
 {
-    return conv3d_int8_ex(k, c, src, NULL, 0, n_out, h, w, replicate, dst, lo, hi, NULL);
+    return conv3d_int8_ex(k, c, src, NULL, 0, n_out, h, w, replicate, dst, lo, hi, NULL, NULL);
 }
 
 int conv3d_int8_ex(KernelCtx *k, const ConvW *c, const float *const *src, const float *const *ab, int silu,
                    int n_out, int h, int w, int replicate, float *dst, const float *lo, const float *hi,
-                   float *const *keep)
+                   float *const *keep, const D2sOut *d2s)
 {
     pick_micro8();
     if (n_out <= 0)
@@ -609,6 +694,8 @@ int conv3d_int8_ex(KernelCtx *k, const ConvW *c, const float *const *src, const 
     const size_t qbytes = geo.frame * 4;
     const ConvQ8 cq = conv_q8(c);
     const int direct = c->ss == 1;
+    if (d2s && (!direct || c->co != d2s->c * d2s->a * 4))
+        return -EINVAL;
     const size_t nrow = (size_t)(direct ? n_out : k->n_threads) * cq.K4;
     /* distinct frames (the zero frame and replicated frames repeat) */
     const float **uniq = malloc((size_t)n_in * 2 * sizeof(*uniq));
@@ -720,6 +807,12 @@ int conv3d_int8_ex(KernelCtx *k, const ConvW *c, const float *const *src, const 
     j.col = k->col;
     j.micro = g_micro8;
     j.dst = dst;
+    j.d2s = d2s;
+    if (d2s) {
+        j.oh = 2 * j.ho;
+        j.ow = 2 * j.wo;
+        j.ofirst = d2s->drop_first;
+    }
     if (direct) {
         for (int o = 0; o < n_out; o++)
             for (int k4 = 0; k4 < cq.K4; k4++) {
@@ -766,4 +859,34 @@ out:
     free(q.mn);
     free(q.mx);
     return rc;
+}
+
+int d2s_permute(const ConvW *c, int a, ConvW *out)
+{
+    *out = *c;
+    out->wpack = NULL;
+    const int oc = c->co / (a * 4);
+    float *w = malloc((size_t)c->co * c->K * sizeof(float));
+    float *b = c->bias ? malloc((size_t)c->co * sizeof(float)) : NULL;
+    if (!w || (c->bias && !b)) {
+        free(w);
+        free(b);
+        return -ENOMEM;
+    }
+    for (int m = 0; m < c->co; m++) {
+        int q = m / 2, kx = m % 2, ch = q % oc, ij = q / oc;
+        int old = (ij * 2 + kx) * oc + ch;
+        memcpy(w + (size_t)m * c->K, c->w + (size_t)old * c->K, (size_t)c->K * sizeof(float));
+        if (b)
+            b[m] = c->bias[old];
+    }
+    out->w = w;
+    out->bias = b;
+    if (conv_pack(out) < 0) {
+        free(w);
+        free(b);
+        out->w = out->bias = NULL;
+        return -ENOMEM;
+    }
+    return 0;
 }

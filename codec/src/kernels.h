@@ -130,9 +130,22 @@ int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, in
  * NULL) names, per input frame, a frame-sized buffer that receives its
  * values as quantised (after the norm), written by the same pass: the causal
  * cache's copy without a pass of its own. */
+/* Depth-to-space by (a, 2, 2) written by the convolution (d2s, may be
+ * NULL): c output channels; drop_first: the call's first output frame is
+ * the stream's first, which gives one picture (depth_to_space's drop_first).
+ * The convolution's channels must be in d2s_permute's order. */
+typedef struct D2sOut {
+    int a, c, drop_first;
+} D2sOut;
 int conv3d_int8_ex(KernelCtx *k, const ConvW *c, const float *const *src, const float *const *ab, int silu,
                    int n_out, int h, int w, int replicate, float *dst, const float *lo, const float *hi,
-                   float *const *keep);
+                   float *const *keep, const D2sOut *d2s);
+/* out = c with its output channels reordered for conv3d_int8_ex's
+ * depth-to-space: new channel 2 q + kx (q = (i * 2 + jy) * oc + ch) is old
+ * channel ((i * 2 + jy) * 2 + kx) * oc + ch (depth_to_space's order), for
+ * oc = co / (a * 4); then packed (conv_pack). out->w and out->bias are
+ * allocated here; free them and out->wpack. Returns 0 or -ENOMEM. */
+int d2s_permute(const ConvW *c, int a, ConvW *out);
 void ref_conv3d(const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst);
 
