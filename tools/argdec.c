@@ -17,9 +17,13 @@
  * decoded tokens (little-endian uint32, latent frame after latent frame)
  * and of the decoded pictures (8-bit Y4M planes, picture after picture).
  * A stream that ends before the picture count of its header is an error
- * (exit 3) unless --allow-truncated. SIGINT/SIGTERM remove partial outputs. */
+ * (exit 3) unless --allow-truncated. SIGINT/SIGTERM remove partial outputs.
+ * The pictures go out (--verify's hash, --psnr, Y4M or the container's
+ * encoder and muxer) from a writer thread while the next latent frame
+ * decodes; --no-pipeline does it all in one thread, with the same output. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +64,7 @@ static const CliChoice pix_fmt_choices[] = {
 };
 
 static const char *analyze_path; /* --analyze */
+static int no_pipeline;         /* --no-pipeline */
 
 static const CliOpt opts[] = {
     { .names = "-i --input", .kind = CLI_STRING, .dest = &opt.in, .metavar = "FILE",
@@ -94,6 +99,9 @@ static const CliOpt opts[] = {
     CLI_OPT_TIME("-ss", &opt.ss, 0, 1e9, "TIME", "start at this time (decoding from the GOP that holds it)"),
     CLI_OPT_INT64("-frames:v --frames", &opt.max_frames, 1, INT64_MAX, "N", "output at most N pictures"),
     CLI_OPT_INT("--threads", &opt.threads, 0, 256, "N", "worker threads (default 0: all cores)"),
+    CLI_OPT_FLAG("--no-pipeline", &no_pipeline,
+                 "convert and write the pictures in the decoding thread (by default\n"
+                 "a thread of their own writes them while the next ones decode)"),
     CLI_OPT_GEMM("--gemm", &opt.gemm),
     CLI_OPT_BACKEND(&opt.backend),
     CLI_OPT_DEVICE(&opt.device),
@@ -230,6 +238,267 @@ static const MkvTrack *opus_track(MkvReader *r)
     return at;
 }
 
+/* ------------------------------------------------------------ the writer
+ *
+ * The pictures go out in a thread of their own: the decoding thread
+ * (packets, entropy decoding, the network) converts each picture to 8-bit
+ * YUV into a free slot of a small ring and moves on to the next latent
+ * frame, while the writer hashes it (--verify), compares it (--psnr),
+ * writes it (Y4M, or through avout, whose video encoder may be heavy) and
+ * shows the progress, in picture order. The container's audio (Opus
+ * packets or decoded PCM) goes through the same queue: avout is not
+ * thread-safe (one AVFormatContext, one AVPacket) and the muxer then sees
+ * the very same sequence of calls as a single-threaded decode: the same
+ * packets, interleaved the same way. A writer that fails prints why, as before, and stops;
+ * the decoding thread sees it at its next picture or packet and stops too.
+ * --no-pipeline does the same work in the decoding thread. */
+#define PIPE_PICTURES 4   /* picture slots */
+#define PIPE_ITEMS 64     /* queued items: pictures and audio packets */
+
+enum { ITEM_PICTURE, ITEM_OPUS, ITEM_PCM };
+
+typedef struct PipeItem {
+    int kind;
+    int64_t pts;          /* picture: number in the output; Opus: first sample (avout_write_opus) */
+    int n;                /* Opus: samples; PCM: samples per channel */
+    Y4mImage *img, *avimg; /* picture: its slot's images (avimg in -pix_fmt, or NULL) */
+    void *buf;            /* Opus bytes or PCM floats, owned and reused */
+    size_t size, cap;
+} PipeItem;
+
+typedef struct Pipe {
+    /* the outputs (the writer's while it runs) */
+    Y4mWriter *yw;
+#ifdef ARG_HAVE_LIBAV
+    AvOut *av;
+#endif
+    Y4mReader *ref;
+    Y4mImage *rimg;
+    PsnrAcc *acc;
+    XXH3_state_t *hp;
+    CliProgress *prog;
+    double t0, fps;
+    int64_t written;      /* pictures out */
+    /* the queue */
+    Y4mImage img[PIPE_PICTURES], avimg[PIPE_PICTURES];
+    PipeItem items[PIPE_ITEMS];
+    int ihead, icount;    /* items: oldest, how many queued */
+    int phead, pcount;    /* picture slots: oldest, how many queued */
+    int failed, done, abort;
+    int threaded, running;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t put, got;
+} Pipe;
+
+/* Slots for width x height pictures in chroma (and avchroma >= 0 for the
+ * container when it differs): one without a pipeline. */
+static int pipe_init(Pipe *q, int threaded, int width, int height, int chroma, int avchroma)
+{
+    for (int i = 0; i < (threaded ? PIPE_PICTURES : 1); i++)
+        if (y4m_image_alloc(&q->img[i], width, height, chroma) < 0 ||
+            (avchroma >= 0 && y4m_image_alloc(&q->avimg[i], width, height, avchroma) < 0))
+            return -ENOMEM;
+    return 0;
+}
+
+/* One item, in the writer (or the decoding thread without a pipeline):
+ * 0, or -1 after saying why. */
+static int pipe_write(Pipe *q, PipeItem *it)
+{
+#ifdef ARG_HAVE_LIBAV
+    if (it->kind == ITEM_OPUS)
+        return avout_write_opus(q->av, it->buf, it->size, it->pts, it->n) < 0 ? -1 : 0;
+    if (it->kind == ITEM_PCM)
+        return avout_write_pcm(q->av, it->buf, it->n) < 0 ? -1 : 0;
+#endif
+    const Y4mImage *img = it->img;
+    for (int pl = 0; pl < 3; pl++)
+        for (int y = 0; y < img->h[pl]; y++)
+            XXH3_64bits_update(q->hp, img->data[pl] + y * img->stride[pl], (size_t)img->w[pl]);
+    if (q->ref) {
+        if (y4m_reader_read(q->ref, q->rimg) != 1) {
+            cli_error("%s has fewer pictures than the stream", opt.ref);
+            return -1;
+        }
+        for (int pl = 0; pl < 3; pl++)
+            psnr_acc_add(q->acc, pl, metrics_sse_u8(img->data[pl], img->stride[pl], q->rimg->data[pl],
+                                                    q->rimg->stride[pl], img->w[pl], img->h[pl]),
+                         (uint64_t)img->w[pl] * img->h[pl]);
+    }
+    if (q->yw && y4m_writer_write(q->yw, img) < 0) {
+        cli_error("%s", y4m_writer_error(q->yw));
+        return -1;
+    }
+#ifdef ARG_HAVE_LIBAV
+    if (q->av && avout_write_video(q->av, it->avimg ? it->avimg : img, it->pts) < 0)
+        return -1;
+#endif
+    q->written++;
+    double el = cli_now() - q->t0;
+    cli_progress_update(q->prog, q->written, "%.1fx real time", el > 0 ? q->written / q->fps / el : 0.0);
+    return 0;
+}
+
+static void *pipe_main(void *arg)
+{
+    Pipe *q = arg;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->icount && !q->done && !q->abort)
+            pthread_cond_wait(&q->put, &q->mu);
+        if (q->abort || !q->icount)
+            break;
+        PipeItem *it = &q->items[q->ihead];
+        pthread_mutex_unlock(&q->mu);
+        int rc = pipe_write(q, it);
+        pthread_mutex_lock(&q->mu);
+        q->ihead = (q->ihead + 1) % PIPE_ITEMS;
+        q->icount--;
+        if (it->kind == ITEM_PICTURE) {
+            q->phead = (q->phead + 1) % PIPE_PICTURES;
+            q->pcount--;
+        }
+        pthread_cond_signal(&q->got);
+        if (rc < 0) {
+            q->failed = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static int pipe_start(Pipe *q)
+{
+    if (pthread_mutex_init(&q->mu, NULL) != 0)
+        return -ENOMEM;
+    if (pthread_cond_init(&q->put, NULL) != 0) {
+        pthread_mutex_destroy(&q->mu);
+        return -ENOMEM;
+    }
+    if (pthread_cond_init(&q->got, NULL) != 0) {
+        pthread_cond_destroy(&q->put);
+        pthread_mutex_destroy(&q->mu);
+        return -ENOMEM;
+    }
+    int e = pthread_create(&q->thread, NULL, pipe_main, q);
+    if (e != 0) {
+        pthread_cond_destroy(&q->got);
+        pthread_cond_destroy(&q->put);
+        pthread_mutex_destroy(&q->mu);
+        return -e;
+    }
+    q->threaded = q->running = 1;
+    return 0;
+}
+
+/* A free item (a picture: with a free slot) for the decoding thread to
+ * fill, or NULL when the writer failed. */
+static PipeItem *pipe_reserve(Pipe *q, int kind)
+{
+    if (!q->threaded) {
+        if (q->failed)
+            return NULL;
+        PipeItem *it = &q->items[0];
+        it->kind = kind;
+        it->img = &q->img[0];
+        it->avimg = q->avimg[0].alloc ? &q->avimg[0] : NULL;
+        return it;
+    }
+    pthread_mutex_lock(&q->mu);
+    while (!q->failed && (q->icount == PIPE_ITEMS || (kind == ITEM_PICTURE && q->pcount == PIPE_PICTURES)))
+        pthread_cond_wait(&q->got, &q->mu);
+    /* the item and slot after the queued ones are the decoding thread's */
+    int failed = q->failed, item = (q->ihead + q->icount) % PIPE_ITEMS, slot = (q->phead + q->pcount) % PIPE_PICTURES;
+    pthread_mutex_unlock(&q->mu);
+    if (failed)
+        return NULL;
+    PipeItem *it = &q->items[item];
+    it->kind = kind;
+    it->img = &q->img[slot];
+    it->avimg = q->avimg[slot].alloc ? &q->avimg[slot] : NULL;
+    return it;
+}
+
+/* Room for size bytes of audio in the item. */
+static int pipe_item_buf(PipeItem *it, size_t size)
+{
+    if (size > it->cap) {
+        void *b = realloc(it->buf, size);
+        if (!b)
+            return -ENOMEM;
+        it->buf = b;
+        it->cap = size;
+    }
+    it->size = size;
+    return 0;
+}
+
+/* Queue the item pipe_reserve gave (without a pipeline: write it now).
+ * 0, or -1 when the writer failed (it said why). */
+static int pipe_commit(Pipe *q, PipeItem *it)
+{
+    if (!q->threaded) {
+        if (pipe_write(q, it) < 0)
+            q->failed = 1;
+        return q->failed ? -1 : 0;
+    }
+    pthread_mutex_lock(&q->mu);
+    q->icount++;
+    if (it->kind == ITEM_PICTURE)
+        q->pcount++;
+    pthread_cond_signal(&q->put);
+    int failed = q->failed;
+    pthread_mutex_unlock(&q->mu);
+    return failed ? -1 : 0;
+}
+
+/* Whether the writer failed (the decoding thread then stops). */
+static int pipe_failed(Pipe *q)
+{
+    if (!q->threaded)
+        return q->failed;
+    pthread_mutex_lock(&q->mu);
+    int failed = q->failed;
+    pthread_mutex_unlock(&q->mu);
+    return failed;
+}
+
+/* Wait for the writer: drain the queue, or (abort) stop after the item in
+ * hand. 0, or -1 when the writer failed. Then the outputs are the caller's
+ * again. */
+static int pipe_finish(Pipe *q, int abort)
+{
+    if (q->running) {
+        pthread_mutex_lock(&q->mu);
+        q->done = 1;
+        q->abort |= abort;
+        pthread_cond_signal(&q->put);
+        pthread_mutex_unlock(&q->mu);
+        pthread_join(q->thread, NULL);
+        q->running = 0;
+    }
+    return q->failed ? -1 : 0;
+}
+
+static void pipe_free(Pipe *q)
+{
+    pipe_finish(q, 1);
+    if (q->threaded) {
+        pthread_cond_destroy(&q->got);
+        pthread_cond_destroy(&q->put);
+        pthread_mutex_destroy(&q->mu);
+        q->threaded = 0;
+    }
+    for (int i = 0; i < PIPE_PICTURES; i++) {
+        y4m_image_free(&q->img[i]);
+        y4m_image_free(&q->avimg[i]);
+    }
+    for (int i = 0; i < PIPE_ITEMS; i++)
+        free(q->items[i].buf);
+}
+
 int main(int argc, char **argv)
 {
     cli_parse_or_exit(&tool, argc, argv);
@@ -346,11 +615,10 @@ int main(int argc, char **argv)
     ArgDecoder *dec = NULL;
     AnalyzeOpt *analysis = NULL;
     Y4mWriter *yw = NULL;
-    Y4mImage img = { 0 };
 #ifdef ARG_HAVE_LIBAV
     AvOut *av = NULL;
-    Y4mImage avimg = { 0 };      /* the pictures in -pix_fmt when it differs */
 #endif
+    int avchroma = -1;           /* the pictures in -pix_fmt when it differs */
     int acopy = 0, apcm = 0;     /* the container takes the Opus packets / decoded audio */
     XXH3_state_t *ht = XXH3_createState(), *hp = XXH3_createState();
     OpusDecoder *od = NULL;
@@ -369,6 +637,9 @@ int main(int argc, char **argv)
     psnr_acc_init(&acc);
     CliProgress prog;
     memset(&prog, 0, sizeof(prog));
+    Pipe q;
+    memset(&q, 0, sizeof(q));
+    int threaded = pixels && !no_pipeline;
     uint64_t vbytes = 0, abytes = 0;
     ArgSettings s;
     arg_default_settings(&s);
@@ -386,7 +657,7 @@ int main(int argc, char **argv)
     int ychroma = h.chroma == 444 ? Y4M_C444 : h.chroma == 422 ? Y4M_C422 : Y4M_C420JPEG;
     if (opt.pix_fmt >= 0 && kind != OUT_AV)
         ychroma = opt.pix_fmt;
-    if (!ht || !hp || y4m_image_alloc(&img, h.width, h.height, ychroma) < 0) {
+    if (!ht || !hp) {
         cli_error("out of memory");
         goto out;
     }
@@ -422,7 +693,7 @@ int main(int argc, char **argv)
             if (aend < 0 || vend < aend)
                 aend = vend;
         }
-        int avchroma = opt.pix_fmt >= 0 ? opt.pix_fmt : Y4M_C420JPEG;
+        avchroma = opt.pix_fmt >= 0 ? opt.pix_fmt : Y4M_C420JPEG;
         AvOutConfig ac = {
             .path = opt.out, .format = opt.format, .vcodec = opt.vcodec, .acodec = opt.acodec,
             .crf = opt.crf, .preset = opt.preset, .abitrate = opt.abitrate, .threads = opt.threads,
@@ -439,10 +710,8 @@ int main(int argc, char **argv)
         }
         acopy = avout_audio_mode(av) == AVOUT_AUDIO_COPY;
         apcm = avout_audio_mode(av) == AVOUT_AUDIO_PCM;
-        if (avchroma != ychroma && y4m_image_alloc(&avimg, h.width, h.height, avchroma) < 0) {
-            cli_error("out of memory");
-            goto out;
-        }
+        if (avchroma == ychroma)
+            avchroma = -1;
 #endif
     } else if (opt.out) {
         Y4mInfo yi = { h.width, h.height, (int)h.fps_num, (int)h.fps_den, 0, 0, ychroma,
@@ -496,22 +765,44 @@ int main(int argc, char **argv)
         cli_error("cannot seek to %.3f s: %s", opt.ss, strerror(-rc));
         goto out;
     }
+    if (pipe_init(&q, threaded, h.width, h.height, ychroma, avchroma) < 0) {
+        cli_error("out of memory");
+        goto out;
+    }
     double t0 = cli_now();
     MkvPacket p;
-    int64_t written = 0, decoded = 0, first_pts = -1;
+    int64_t queued = 0, decoded = 0, first_pts = -1; /* queued: pictures handed to the writer */
     int64_t total = h.frame_count;
     if (opt.ss > 0 && total > 0)
         total -= (int64_t)(opt.ss * h.fps_num / h.fps_den);
     if (opt.max_frames > 0 && (total <= 0 || opt.max_frames < total))
         total = opt.max_frames;
     cli_progress_start(&prog, total > 0 ? total : 0, opt.progress);
+    q.yw = yw;
+#ifdef ARG_HAVE_LIBAV
+    q.av = av;
+#endif
+    q.ref = ref;
+    q.rimg = &rimg;
+    q.acc = &acc;
+    q.hp = hp;
+    q.prog = &prog;
+    q.t0 = t0;
+    q.fps = (double)h.fps_num / h.fps_den;
+    if (threaded && (rc = pipe_start(&q)) < 0) {
+        cli_error("cannot start the writer thread: %s", strerror(-rc));
+        goto out;
+    }
     int want_video = opt.out || opt.verify || opt.ref || analyze_path;
     int video_done = 0;
     while ((rc = mkv_read_packet(r, &p)) == 0) {
+        if (pipe_failed(&q))
+            goto out; /* the writer said why */
         if (p.track_type == MKV_TRACK_AUDIO && (od || acopy)) {
             abytes += p.size;
             int ns = opus_packet_get_nb_samples(p.data, (opus_int32)p.size, 48000);
             if (ns < 0) {
+                pipe_finish(&q, 1); /* one thread prints at a time */
                 cli_error("corrupt Opus packet at %.3f s", p.pts_ns / 1e9);
                 goto out;
             }
@@ -524,26 +815,49 @@ int main(int argc, char **argv)
             anext += ns;
             if (aend >= 0 && first >= aend)
                 audio_done = 1;
-#ifdef ARG_HAVE_LIBAV
-            if (acopy && (rc = avout_write_opus(av, p.data, p.size, first + preskip, ns)) < 0)
-                goto out;
-#endif
+            if (acopy) { /* to the container, in order with the pictures */
+                PipeItem *it = pipe_reserve(&q, ITEM_OPUS);
+                if (!it)
+                    goto out;
+                if (pipe_item_buf(it, p.size) < 0) {
+                    pipe_finish(&q, 1);
+                    cli_error("out of memory");
+                    goto out;
+                }
+                memcpy(it->buf, p.data, p.size);
+                it->pts = first + preskip;
+                it->n = ns;
+                if (pipe_commit(&q, it) < 0)
+                    goto out;
+            }
             if (!od)
                 continue;
             int an = opus_decode_float(od, p.data, (opus_int32)p.size, pcm, 5760, 0);
             if (an < 0) {
+                pipe_finish(&q, 1);
                 cli_error("corrupt Opus packet at %.3f s", p.pts_ns / 1e9);
                 goto out;
             }
-#ifdef ARG_HAVE_LIBAV
             if (apcm) { /* the part in [0, aend) of the container's audio */
                 int64_t from = first < 0 ? -first : 0, to = an;
                 if (aend >= 0 && first + to > aend)
                     to = aend - first;
-                if (to > from && (rc = avout_write_pcm(av, pcm + (size_t)from * ach, (int)(to - from))) < 0)
-                    goto out;
+                if (to > from) {
+                    PipeItem *it = pipe_reserve(&q, ITEM_PCM);
+                    if (!it)
+                        goto out;
+                    size_t bytes = (size_t)(to - from) * ach * sizeof(float);
+                    if (pipe_item_buf(it, bytes) < 0) {
+                        pipe_finish(&q, 1);
+                        cli_error("out of memory");
+                        goto out;
+                    }
+                    memcpy(it->buf, pcm + (size_t)from * ach, bytes);
+                    it->n = (int)(to - from);
+                    if (pipe_commit(&q, it) < 0)
+                        goto out;
+                }
             }
-#endif
             if (!ww)
                 continue;
             int from = 0;
@@ -555,6 +869,7 @@ int main(int argc, char **argv)
             if (aleft >= 0 && k > aleft)
                 k = aleft;
             if (k > 0 && wav_writer_write(ww, pcm + (size_t)from * ach, (long)k) < 0) {
+                pipe_finish(&q, 1);
                 cli_error("cannot write %s", opt.audio);
                 goto out;
             }
@@ -581,6 +896,7 @@ int main(int argc, char **argv)
         if (rc == 1)
             continue; /* before the first keyframe */
         if (rc < 0) {
+            pipe_finish(&q, 1);
             cli_error("%s packet at %.3f s (%s)", rc == -EBADMSG ? "corrupt" : "cannot decode the", p.pts_ns / 1e9,
                       strerror(-rc));
             goto out;
@@ -597,51 +913,33 @@ int main(int argc, char **argv)
             decoded++;
             if (pic.pts < p0)
                 continue; /* before -ss */
-            if (opt.max_frames > 0 && written >= opt.max_frames)
+            if (opt.max_frames > 0 && queued >= opt.max_frames)
                 continue;
-            y4m_rgb_to_yuv(pic.data, pic.stride, pic.plane_stride, &col, &img);
-            for (int pl = 0; pl < 3; pl++)
-                for (int y = 0; y < img.h[pl]; y++)
-                    XXH3_64bits_update(hp, img.data[pl] + y * img.stride[pl], (size_t)img.w[pl]);
-            if (ref) {
-                if (y4m_reader_read(ref, &rimg) != 1) {
-                    cli_error("%s has fewer pictures than the stream", opt.ref);
-                    goto out;
-                }
-                for (int pl = 0; pl < 3; pl++)
-                    psnr_acc_add(&acc, pl, metrics_sse_u8(img.data[pl], img.stride[pl], rimg.data[pl], rimg.stride[pl],
-                                                          img.w[pl], img.h[pl]),
-                                 (uint64_t)img.w[pl] * img.h[pl]);
-            }
-            if (yw && y4m_writer_write(yw, &img) < 0) {
-                cli_error("%s", y4m_writer_error(yw));
+            /* the picture is valid until the next decoder call: into a slot */
+            PipeItem *it = pipe_reserve(&q, ITEM_PICTURE);
+            if (!it)
                 goto out;
-            }
-#ifdef ARG_HAVE_LIBAV
-            if (av) {
-                const Y4mImage *vi = &img;
-                if (avimg.alloc) {
-                    y4m_rgb_to_yuv(pic.data, pic.stride, pic.plane_stride, &col, &avimg);
-                    vi = &avimg;
-                }
-                if ((rc = avout_write_video(av, vi, pic.pts - p0)) < 0)
-                    goto out;
-            }
-#endif
-            written++;
-            double el = cli_now() - t0;
-            cli_progress_update(&prog, written, "%.1fx real time",
-                                el > 0 ? written * (double)h.fps_den / h.fps_num / el : 0.0);
+            y4m_rgb_to_yuv(pic.data, pic.stride, pic.plane_stride, &col, it->img);
+            if (it->avimg)
+                y4m_rgb_to_yuv(pic.data, pic.stride, pic.plane_stride, &col, it->avimg);
+            it->pts = pic.pts - p0;
+            if (pipe_commit(&q, it) < 0)
+                goto out;
+            queued++;
         }
-        video_done = opt.max_frames > 0 && written >= opt.max_frames;
+        video_done = opt.max_frames > 0 && queued >= opt.max_frames;
         if (video_done && !ww && (!(acopy || apcm) || audio_done))
             break;
     }
+    int wrc = pipe_finish(&q, rc < 0); /* the rest of the pictures out */
     cli_progress_end(&prog);
+    if (wrc < 0)
+        goto out;
     if (rc < 0) {
         cli_error("%s: %s", opt.in, err);
         goto out;
     }
+    int64_t written = q.written;
     int truncated = 0;
     if (pixels && h.frame_count > 0 && !(opt.max_frames > 0 && written >= opt.max_frames)) {
         int64_t end = first_pts < 0 ? 0 : first_pts + decoded; /* pictures up to the last decoded one */
@@ -735,6 +1033,7 @@ int main(int argc, char **argv)
         goto out;
     ret = CLI_EXIT_OK;
 out:
+    pipe_free(&q); /* the writer first: it may hold the outputs */
     analyze_opt_close(analysis);
     cli_progress_end(&prog);
     y4m_image_free(&rimg);
@@ -747,11 +1046,9 @@ out:
     free(pcm);
 #ifdef ARG_HAVE_LIBAV
     avout_close(av, 0);
-    y4m_image_free(&avimg);
 #endif
     y4m_writer_abort(yw);
     cli_out_abort(&yout);
-    y4m_image_free(&img);
     XXH3_freeState(ht);
     XXH3_freeState(hp);
     arg_decoder_close(dec);
