@@ -808,7 +808,7 @@ int main(int argc, char **argv)
         }
         r = res[b];
         int on_cpu = strncmp(g_backend_name[0], "cpu", 3) == 0;
-        int dec8 = is_int8_backend(g_backend_name[1]);
+        int dec8 = is_int8_backend(g_backend_name[1]), enc8 = is_int8_backend(g_backend_name[0]);
         snprintf(label[b], sizeof(label[b]), "%s", on_cpu ? "C" : "Vulkan");
         printf("  backend  %s\n", g_backend_name[0]);
         if (strcmp(g_backend_name[0], g_backend_name[1]))
@@ -817,7 +817,7 @@ int main(int argc, char **argv)
             double fps = d ? r.dec_fps : r.enc_fps, med = d ? r.dec_med_fps : r.enc_med_fps;
             double gmacs = (d ? info->dec_macs_per_pixel : info->enc_macs_per_pixel) * px * med / 1e9;
             printf("  %s   %7.3f fps (median chunk %7.3f)  %7.2f GMAC/s", d ? "decode" : "encode", fps, med, gmacs);
-            if (on_cpu && d && dec8)
+            if (on_cpu && (d ? dec8 : enc8))
                 printf(" = %3.0f%% of the int8 peak\n", 100 * gmacs / peak8[1]);
             else if (on_cpu)
                 printf(" = %3.0f%% of sgemm, %3.0f%% of the fp32 peak\n", 100 * gmacs / sg, 100 * gmacs / peak8[0]);
