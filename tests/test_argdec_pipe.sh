@@ -97,7 +97,9 @@ t2=$(ms)
 grep -q "cannot write /dev/full: No space left on device" p.err && ok || ko "-o /dev/full: $(cat p.err)"
 cmp -s p.err n.err && ok || ko "-o /dev/full: the messages differ from --no-pipeline's: $(cat p.err) / $(cat n.err)"
 echo "-o /dev/full: $((t2 - t1)) ms (--no-pipeline $((t1 - t0)) ms)"
-[ $((t2 - t1)) -lt $((t1 - t0 + 6000)) ] && ok || ko "-o /dev/full: $((t2 - t1)) ms, --no-pipeline stops in $((t1 - t0)) ms"
+# the pipelined decoder may finish the latent frame it is on (a second one
+# or so here, several under ASan): a bound that scales with the machine
+[ $((t2 - t1)) -lt $((3 * (t1 - t0) + 3000)) ] && ok || ko "-o /dev/full: $((t2 - t1)) ms, --no-pipeline stops in $((t1 - t0)) ms"
 # a reader that goes away: EPIPE (SIGPIPE ignored, as under some shells and
 # daemons) is an error like any other
 (trap '' PIPE; "$dec" -i a.mkv -o - --threads 1 2>p.err; echo $? >p.rc) | head -c 100 >/dev/null
