@@ -284,10 +284,9 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
         if (rc < 0)
             return rc;
         cs->hset ^= 1;
-    } else if (pn || d2s) {
-        if (d2s)
-            return -EINVAL; /* (never: the decoders' chunks give output) */
-        /* no output yet (a temporal stride): keep the pending frames normalised */
+    } else if (pn) {
+        /* no output (a temporal stride; the decoders' chunks always give
+         * some): keep the pending frames normalised */
         float *hnext = cs->hist + (size_t)(cs->hset ^ 1) * 2 * frame;
         const size_t hw = (size_t)s->h * s->w;
         for (int i = 0; i < nk; i++) {
