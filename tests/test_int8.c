@@ -263,12 +263,14 @@ static void test_groupnorm_fast(void)
 /* The whole decoder of a real model: int8 with the norms' ranges handed to
  * the convolutions == int8 finding them itself (bit for bit), and int8
  * within the quantisation error of the float decoder. */
+static int g_dec_threads = 2;
+
 static int decode_all(const ArgModel *m, int gemm, const uint32_t *tok, int nlat, int w, int h, float *out)
 {
     ArgSettings s;
     arg_default_settings(&s);
     s.gemm = gemm;
-    s.n_threads = 2;
+    s.n_threads = g_dec_threads;
     s.backend = ARG_BACKEND_CPU;
     ArgDecoder *dec;
     if (arg_decoder_open(&dec, m, &s, w, h) < 0)
@@ -353,6 +355,10 @@ static void test_model(const ArgModel *m, double min_float_db, double min_fused_
     float *q1 = malloc(n * sizeof(float)), *q0 = malloc(n * sizeof(float));
     CHECK(decode_all(m, ARG_GEMM_BUILTIN, tok, nlat, w, h, fl) == npic, "float decode");
     CHECK(decode_all(m, ARG_GEMM_INT8, tok, nlat, w, h, qf) == npic, "int8 decode");
+    g_dec_threads = 1;
+    CHECK(decode_all(m, ARG_GEMM_INT8, tok, nlat, w, h, q1) == npic, "int8 decode, 1 thread");
+    g_dec_threads = 2;
+    CHECK(memcmp(qf, q1, n * sizeof(float)) == 0, "int8 decoder: 1 thread == 2 threads");
     setenv("ARG_INT8_FUSE", "0", 1);
     CHECK(decode_all(m, ARG_GEMM_INT8, tok, nlat, w, h, q1) == npic, "int8 decode, norms in full");
     setenv("ARG_INT8_RANGES", "0", 1);
