@@ -374,6 +374,12 @@ const char *kctx_isa8(void)
     return g_isa8;
 }
 
+Micro8Fn micro8_active(void)
+{
+    pick_micro8();
+    return g_micro8;
+}
+
 
 /* Quantised frames are padded: per group of 4 channels a plane of
  * hp x wp words (hp = h + 2 pad, wp = w + 2 pad, pad = ks / 2) whose border

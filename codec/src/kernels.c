@@ -294,7 +294,7 @@ static void peak_task(void *arg, int task, int thread)
     const PeakJob *j = arg;
     enum { KP = 256 };
     if (j->int8) {
-        Micro8Fn f = micro8_get(2) ? micro8_get(2) : micro8_get(1) ? micro8_get(1) : micro8_c;
+        Micro8Fn f = micro8_active(); /* the one convolutions use (ARG_SIMD caps it) */
         int8_t *a = calloc((size_t)KP * ARG_MR8 * 4, 1);
         uint8_t *b = calloc((size_t)KP * ARG_NR8 * 4, 1);
         const uint8_t **brow = malloc(KP * sizeof(*brow));

@@ -104,6 +104,8 @@ void micro8_c(int K4, const int8_t *a, const uint8_t *const *brow, ptrdiff_t off
 /* The variant for level 0 (C), 1 (AVX2), 2 (AVX-512 VNNI); NULL when the
  * CPU or the build lacks it. */
 Micro8Fn micro8_get(int level);
+/* The variant the int8 convolutions use: kctx_isa8()'s. */
+Micro8Fn micro8_active(void);
 
 /* n_out output frames; output frame o reads src[o*st .. o*st+kt-1] (frames of
  * ci x h x w). dst: n_out frames of co x ho x wo. replicate: pad by edge
