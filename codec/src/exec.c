@@ -155,12 +155,10 @@ int exec_init(Exec *e, const ArgModel *m, const Net *net, KernelCtx *k, Shape in
     }
     e->first = 1;
     /* for tests and A/B runs: ARG_INT8_FUSE=0 applies every norm in full
-     * (its output in memory) instead of leaving it to the convolution's
-     * quantisation; ARG_INT8_RANGES=0 then also lets every int8 convolution
-     * find its input's range itself (the same pixels, one more pass) */
-    const char *r = getenv("ARG_INT8_RANGES"), *f = getenv("ARG_INT8_FUSE");
-    e->no_ranges = r && !strcmp(r, "0");
-    e->no_fuse = e->no_ranges || (f && !strcmp(f, "0"));
+     * (its output in memory, each convolution finding its input's range)
+     * and runs depth-to-space as its own pass */
+    const char *f = getenv("ARG_INT8_FUSE");
+    e->no_fuse = f && !strcmp(f, "0");
     /* int8: a stride-1 convolution followed by depth-to-space across by 2
      * writes it itself (its channels reordered once, here) */
     if (k->gemm == GEMM_INT8 && !e->no_fuse) {
@@ -225,7 +223,6 @@ void exec_reset(Exec *e)
         e->cs[i].hset = 0;
     }
     e->first = 1;
-    e->rbuf = NULL;
     e->pend.ab = NULL;
 }
 
@@ -238,7 +235,7 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
     if (s->t + c->kt > e->seqcap || c->kt - 1 > 4)
         return -EINVAL;
     /* the int8 path carries each frame's range, where known (NAN: not) */
-    const int ranged = pn || e->rbuf == src;
+    const int ranged = pn != NULL;
     float *lo = e->seqlo, *hi = e->seqhi;
     const float **ab = e->seqab;
     const size_t abn = (size_t)2 * s->c;
@@ -265,7 +262,6 @@ static int run_conv(Exec *e, const ConvW *c, ConvState *cs, const float *src, Sh
         lo[n] = ranged ? e->rlo[t] : NAN;
         hi[n] = ranged ? e->rhi[t] : NAN;
     }
-    e->rbuf = NULL;
     int n_out = n >= c->kt ? (n - c->kt) / c->st + 1 : 0;
     /* the frames later outputs still read: seq[n_out*st .. n) */
     int keep_from = n_out * c->st;
@@ -366,7 +362,6 @@ static int norm_defer(Exec *e, const Norm *n, const float *x, Shape s, int silu,
     pn->ab = e->pab;
     pn->c = s.c;
     pn->silu = silu;
-    e->rbuf = NULL;
     return rc;
 }
 
@@ -378,9 +373,6 @@ static void norm_apply(Exec *e, const Norm *n, const float *x, float *y, Shape s
         if (y != x)
             memcpy(y, x, (size_t)s.t * s.c * s.h * s.w * sizeof(float));
         ref_groupnorm(y, s.t, s.c, s.h * s.w, &p);
-    } else if (e->k->gemm == GEMM_INT8 && !e->no_ranges) {
-        groupnorm_fast_range(e->k, x, y, s.t, s.c, s.h * s.w, &p, e->rlo, e->rhi);
-        e->rbuf = y;
     } else if (e->k->gemm == GEMM_INT8) {
         groupnorm_fast(e->k, x, y, s.t, s.c, s.h * s.w, &p);
     } else {
@@ -418,8 +410,6 @@ int exec_run(Exec *e, Shape *s)
         const Op *op = &e->net->ops[i];
         int a = (cur + 1) % 3, b = (cur + 2) % 3;
         float *x = e->buf[cur];
-        if (op->kind != OP_CONV && op->kind != OP_RES)
-            e->rbuf = NULL; /* only a norm's next convolution reads its ranges */
         switch (op->kind) {
         case OP_S2D:
             PROF(e, PR_OTHER, space_to_depth(x, s->t, s->c, s->h, s->w, op->b, e->buf[a]));

@@ -38,13 +38,10 @@ typedef struct Exec {
     float *zero;       /* a zero frame (largest conv input frame) */
     const float **seq;
     int seqcap;
-    /* int8 path: the range of each frame of rbuf, the last norm's output
-     * (groupnorm_fast_range), for the convolution that reads it next, and
-     * the ranges of a convolution's input sequence */
-    const float *rbuf;
+    /* int8 path: the range bounds of a pending norm's frames (rlo, rhi) and
+     * of a convolution's input sequence (seqlo, seqhi; NAN: unknown) */
     float *rlo, *rhi, *seqlo, *seqhi;
-    int no_ranges;     /* ARG_INT8_RANGES=0 */
-    int no_fuse;       /* ARG_INT8_FUSE=0 (or ARG_INT8_RANGES=0) */
+    int no_fuse;       /* ARG_INT8_FUSE=0 */
     float *pab;        /* a pending norm's a, b: seqcap frames x 2 x maxc */
     const float **seqab; /* per frame of a convolution's input sequence: its norm's a, b or NULL */
     float **seqkeep;   /* ... and where the int8 pass writes it for the cache, or NULL */

@@ -669,12 +669,6 @@ static void im2col8_task(void *arg, int task, int thread)
         conv8_block(j, brow, (ptrdiff_t)nb * 4, dst + nb, npix, n - nb < NR8 ? n - nb : NR8);
 }
 
-void minmax8(const float *x, size_t n, float *mn, float *mx)
-{
-    pick_micro8();
-    g_minmax(x, n, mn, mx);
-}
-
 int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst)
 {

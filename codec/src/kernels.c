@@ -786,19 +786,7 @@ static void gn_group_fast(const GnFastJob *fj, int t0, int t1, int g)
         for (int t = t0; t < t1; t++) {
             const float *v = j->x + t * frame + (size_t)ch * j->hw;
             float *o = j->y + t * frame + (size_t)ch * j->hw;
-            if (!fj->lo) {
-                fj->apply(v, o, j->hw, a, b, p->silu);
-                continue;
-            }
-            /* the range of the output, read back while it is in L1 */
-            float *lo = fj->lo + (size_t)t * p->groups + g, *hi = fj->hi + (size_t)t * p->groups + g;
-            if (ch == g * cg)
-                *lo = *hi = 0.f;
-            for (int i = 0; i < j->hw; i += 2048) {
-                int nb = j->hw - i < 2048 ? j->hw - i : 2048;
-                fj->apply(v + i, o + i, nb, a, b, p->silu);
-                minmax8(o + i, (size_t)nb, lo, hi);
-            }
+            fj->apply(v, o, j->hw, a, b, p->silu);
         }
     }
 }
@@ -815,10 +803,6 @@ static void gn_fast_task(void *arg, int task, int thread)
     }
 }
 
-void groupnorm_fast(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p)
-{
-    groupnorm_fast_range(k, src, dst, t, c, hw, p, NULL, NULL);
-}
 
 static void gn_pick(GnFastJob *fj)
 {
@@ -837,6 +821,13 @@ static void gn_pick(GnFastJob *fj)
 #else
     (void)fj;
 #endif
+}
+
+void groupnorm_fast(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p)
+{
+    GnFastJob fj = { { src, dst, t, c, hw, p }, gn_stats_c, gn_apply_c, NULL, NULL, gn_stats_mm_c, NULL, NULL, NULL };
+    gn_pick(&fj);
+    tp_run(k->pool, p->clip_scope ? p->groups : t * p->groups, gn_fast_task, &fj);
 }
 
 int groupnorm_fast_params(KernelCtx *k, const float *src, int t, int c, int hw, const GnParams *p, float *ab,
@@ -866,30 +857,6 @@ int groupnorm_fast_params(KernelCtx *k, const float *src, int t, int c, int hw, 
     return 0;
 }
 
-void groupnorm_fast_range(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p,
-                          float *lo, float *hi)
-{
-    GnFastJob fj = { { src, dst, t, c, hw, p }, gn_stats_c, gn_apply_c, NULL, NULL, gn_stats_mm_c, NULL, NULL, NULL };
-    if (lo && hi) {
-        fj.lo = malloc((size_t)t * p->groups * 2 * sizeof(float));
-        fj.hi = fj.lo ? fj.lo + (size_t)t * p->groups : NULL;
-    }
-    gn_pick(&fj);
-    tp_run(k->pool, p->clip_scope ? p->groups : t * p->groups, gn_fast_task, &fj);
-    if (lo && hi) {
-        for (int f = 0; f < t; f++) {
-            float a = 0.f, b = 0.f;
-            for (int g = 0; fj.lo && g < p->groups; g++) {
-                float l = fj.lo[(size_t)f * p->groups + g], h = fj.hi[(size_t)f * p->groups + g];
-                a = l < a ? l : a;
-                b = h > b ? h : b;
-            }
-            lo[f] = fj.lo ? a : NAN; /* NAN: unknown (no memory for the ranges) */
-            hi[f] = fj.lo ? b : NAN;
-        }
-        free(fj.lo);
-    }
-}
 
 void ref_groupnorm(float *x, int t, int c, int hw, const GnParams *p)
 {

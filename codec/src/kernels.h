@@ -119,9 +119,10 @@ int conv3d(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int
 int conv3d_int8(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                 int replicate, float *dst);
 /* The same, given the range of every frame src[i] reads: lo[i] = min(0,
- * min src[i]), hi[i] = max(0, max src[i]) (as groupnorm_fast_range gives);
- * the result is the same as conv3d_int8's, without its pass over the
- * inputs for the range. A NAN in lo or hi falls back to that pass. */
+ * min src[i]), hi[i] = max(0, max src[i]), or bounds on them (lo below,
+ * hi above: groupnorm_fast_params gives such), without conv3d_int8's pass
+ * over the inputs for the range; exact values give its result. A NAN in lo
+ * or hi falls back to that pass. */
 int conv3d_int8_ranged(KernelCtx *k, const ConvW *c, const float *const *src, int n_out, int h, int w,
                        int replicate, float *dst, const float *lo, const float *hi);
 /* The same with each input frame's GroupNorm (+ SiLU when silu) applied as
@@ -196,11 +197,6 @@ static inline float silu_poly(float y)
  * SiLU): within 1e-5 of ref_groupnorm; the int8 path's norm (the float
  * paths keep groupnorm, whose bits the conformance vectors fix). */
 void groupnorm_fast(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p);
-/* The same, also giving each output frame's range: lo[f] = min(0, min y),
- * hi[f] = max(0, max y) over frame f (NAN when it could not be tracked),
- * exactly what conv3d_int8 would find, so it can skip that pass. */
-void groupnorm_fast_range(KernelCtx *k, const float *src, float *dst, int t, int c, int hw, const GnParams *p,
-                          float *lo, float *hi);
 /* groupnorm_fast without writing its output: per frame f the channels'
  * y = x * a + b (then SiLU when p->silu) as ab[f*2c + ch] = a,
  * ab[f*2c + c + ch] = b (the same values groupnorm_fast applies), and a
@@ -209,9 +205,6 @@ void groupnorm_fast_range(KernelCtx *k, const float *src, float *dst, int t, int
  * Returns 0 or -ENOMEM. */
 int groupnorm_fast_params(KernelCtx *k, const float *src, int t, int c, int hw, const GnParams *p, float *ab,
                           float *lo, float *hi);
-/* *mn = min(*mn, x[i]), *mx = max(*mx, x[i]) over n floats (the widest
- * variant the CPU runs; all give the same result). */
-void minmax8(const float *x, size_t n, float *mn, float *mx);
 
 /* x += y over n floats (threaded) */
 void add_inplace(KernelCtx *k, float *x, const float *y, size_t n);
